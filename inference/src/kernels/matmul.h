@@ -1,0 +1,43 @@
+// Matrix products straight from quantized weight blocks.
+//
+// As in llama.cpp's CPU backend, activations are first converted to the weight type's "dot
+// type" (Q8_0 blocks for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 weights, Q8_K for K-quants, F16 for F16,
+// BF16 for BF16, F32 for F32), then each output is an integer or low-precision dot product
+// scaled by the block scales. That keeps results within llama.cpp's rounding.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "utter/inference/tensor_type.h"
+
+namespace utter::inference {
+
+class ThreadPool;
+
+// A 2-D weight: `rows` rows of `cols` elements each, stored row after row.
+struct WeightMatrix {
+  TensorType type = TensorType::F32;
+  const std::byte* data = nullptr;
+  int64_t cols = 0;
+  int64_t rows = 0;
+  size_t row_bytes = 0;
+};
+
+enum class KernelLevel { Scalar, Avx2, Avx512 };
+
+// The best level this processor supports, detected once.
+KernelLevel detected_kernel_level();
+// The level in use; defaults to detected_kernel_level(). Tests lower it to compare paths.
+KernelLevel active_kernel_level();
+void set_kernel_level(KernelLevel level);  // clamped to what the processor supports
+const char* kernel_level_name(KernelLevel level);
+
+// y[t * w.rows + r] = dot(row r of w, x[t * w.cols ...]) for t in [0, n_tokens).
+// `pool` may be null for single-threaded use.
+void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool);
+
+// One row of `w` dequantized to floats (used for embedding lookups).
+void weight_row(const WeightMatrix& w, int64_t row, float* dst);
+
+}  // namespace utter::inference
