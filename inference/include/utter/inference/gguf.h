@@ -162,6 +162,9 @@ class GgufWriter {
   // Appends the data of the next declared tensor; `bytes` must be exactly its size.
   // May be called several times per tensor with consecutive pieces.
   void write_tensor_data(std::span<const std::byte> bytes);
+  // Appends `bytes` zero bytes of tensor data by seeking, leaving a hole in the file where the
+  // file system supports sparse files (used to lay out full-size test models cheaply).
+  void write_zero_tensor_data(uint64_t bytes);
   // Flushes, checks every tensor was written completely, and renames into place.
   void finish();
 
