@@ -1,0 +1,16 @@
+// The exception type of the audio library.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace utter::audio {
+
+// Raised for unreadable or invalid audio files, device failures and invalid arguments. The
+// message names the file or device and says what to do.
+class AudioError : public std::runtime_error {
+ public:
+  explicit AudioError(const std::string& message) : std::runtime_error(message) {}
+};
+
+}  // namespace utter::audio
