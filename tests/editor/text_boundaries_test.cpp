@@ -1,0 +1,98 @@
+#include "utter/editor/text_boundaries.h"
+#include "utter/editor/text_case.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace utter::editor {
+namespace {
+
+std::vector<std::string> unit_texts(const std::string& text, TextUnit unit) {
+  std::vector<std::string> out;
+  for (const TextRange& range : text_units(text, unit)) {
+    out.push_back(text.substr(range.start, range.length()));
+  }
+  return out;
+}
+
+struct SegmentCase {
+  const char* name;
+  std::string text;
+  TextUnit unit;
+  std::vector<std::string> expected;
+};
+
+TEST(TextBoundaries, SegmentsTable) {
+  const std::vector<SegmentCase> cases = {
+      {"combining accent", "e\u0301a", TextUnit::kCharacter, {"e\u0301", "a"}},
+      {"skin tone", "👍🏽!", TextUnit::kCharacter, {"👍🏽", "!"}},
+      {"ZWJ family", "👨‍👩‍👧‍👦x", TextUnit::kCharacter, {"👨‍👩‍👧‍👦", "x"}},
+      {"flag", "🇫🇷🇩🇪", TextUnit::kCharacter, {"🇫🇷", "🇩🇪"}},
+      {"Hangul jamo", "\u1100\u1161\u11A8", TextUnit::kCharacter, {"\u1100\u1161\u11A8"}},
+      {"accented words", "Crème brûlée, s'il vous plaît.", TextUnit::kWord,
+       {"Crème", "brûlée", "s'il", "vous", "plaît"}},
+      {"emoji are words", "nice 👍🏽 work", TextUnit::kWord, {"nice", "👍🏽", "work"}},
+      {"Japanese by dictionary", "私は学生です", TextUnit::kWord, {"私", "は", "学生", "です"}},
+      {"Hebrew words", "שלום עולם.", TextUnit::kWord, {"שלום", "עולם"}},
+      {"Arabic words", "مرحبا بالعالم", TextUnit::kWord, {"مرحبا", "بالعالم"}},
+      {"sentences trimmed", "One. Two?  Three!\nFour", TextUnit::kSentence,
+       {"One.", "Two?", "Three!", "Four"}},
+      {"CJK sentences", "今日は晴れ。明日は雨。", TextUnit::kSentence, {"今日は晴れ。", "明日は雨。"}},
+      {"Hebrew sentences", "שלום. מה שלומך?", TextUnit::kSentence, {"שלום.", "מה שלומך?"}},
+      {"paragraphs", "First line\nsame paragraph\n\n  \nSecond.\n", TextUnit::kParagraph,
+       {"First line\nsame paragraph", "Second."}},
+      {"empty", "", TextUnit::kWord, {}},
+  };
+  for (const SegmentCase& test : cases) {
+    EXPECT_EQ(unit_texts(test.text, test.unit), test.expected) << test.name;
+  }
+}
+
+TEST(TextBoundaries, CharacterMotionSkipsClusters) {
+  const std::string text = "a👨‍👩‍👧b";
+  const std::size_t after_family = text.size() - 1;
+  EXPECT_EQ(next_boundary(text, 0, TextUnit::kCharacter), 1u);
+  EXPECT_EQ(next_boundary(text, 1, TextUnit::kCharacter), after_family);
+  EXPECT_EQ(previous_boundary(text, after_family, TextUnit::kCharacter), 1u);
+  EXPECT_EQ(previous_boundary(text, 0, TextUnit::kCharacter), 0u);
+  EXPECT_EQ(next_boundary(text, text.size(), TextUnit::kCharacter), text.size());
+}
+
+TEST(TextBoundaries, WordMotion) {
+  const std::string text = "one, two  three";
+  EXPECT_EQ(next_boundary(text, 0, TextUnit::kWord), 3u);
+  EXPECT_EQ(next_boundary(text, 3, TextUnit::kWord), 5u);
+  EXPECT_EQ(next_boundary(text, 5, TextUnit::kWord), 8u);
+  EXPECT_EQ(previous_boundary(text, 15, TextUnit::kWord), 10u);
+  EXPECT_EQ(previous_boundary(text, 10, TextUnit::kWord), 8u);
+  EXPECT_EQ(previous_boundary(text, 8, TextUnit::kWord), 5u);
+}
+
+TEST(TextBoundaries, UnitAroundOffset) {
+  const std::string text = "alpha beta gamma";
+  EXPECT_EQ(unit_at(text, 7, TextUnit::kWord), (TextRange{6, 10}));
+  EXPECT_EQ(unit_at(text, 10, TextUnit::kWord), (TextRange{6, 10}));
+  EXPECT_EQ(unit_at(text, 0, TextUnit::kWord), (TextRange{0, 5}));
+  EXPECT_EQ(unit_before(text, 8, TextUnit::kWord), (TextRange{0, 5}));
+  EXPECT_EQ(unit_after(text, 8, TextUnit::kWord), (TextRange{11, 16}));
+  EXPECT_FALSE(unit_before(text, 3, TextUnit::kWord).has_value());
+  EXPECT_FALSE(unit_after(text, 12, TextUnit::kWord).has_value());
+  EXPECT_FALSE(unit_at("a   b", 2, TextUnit::kWord).has_value());
+}
+
+TEST(TextCase, Conversions) {
+  EXPECT_EQ(to_upper("straße ǆ éa"), "STRASSE Ǆ ÉA");
+  EXPECT_EQ(to_lower("ÉCOLE İ"), "école i̇");
+  EXPECT_EQ(capitalize_words("the iPhone and élan, ok"), "The IPhone And Élan, Ok");
+  EXPECT_EQ(capitalize_first_letter("\"ǆungla\""), "\"ǅungla\"");
+  EXPECT_EQ(capitalize_first_letter("東京 is"), "東京 is");
+  EXPECT_EQ(lowercase_first_word_if_capitalized("Store."), "store.");
+  EXPECT_EQ(lowercase_first_word_if_capitalized("I think"), "I think");
+  EXPECT_EQ(lowercase_first_word_if_capitalized("NASA"), "NASA");
+  EXPECT_EQ(lowercase_first_word_if_capitalized("Él"), "él");
+}
+
+}  // namespace
+}  // namespace utter::editor
