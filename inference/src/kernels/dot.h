@@ -1,0 +1,41 @@
+// Row dot products between one weight row and one activation row that is already in the
+// weight type's dot type (see dot_type_for). One table per instruction-set level.
+#pragma once
+
+#include <cstdint>
+
+#include "utter/inference/tensor_type.h"
+
+namespace utter::inference::kernels {
+
+// Returns the dot product of `n` elements (a whole number of blocks of both formats).
+using DotFn = float (*)(const void* weights, const void* activations, int64_t n);
+
+struct DotTable {
+  DotFn q4_0 = nullptr;  // x Q8_0
+  DotFn q4_1 = nullptr;  // x Q8_1
+  DotFn q5_0 = nullptr;  // x Q8_0
+  DotFn q5_1 = nullptr;  // x Q8_1
+  DotFn q8_0 = nullptr;  // x Q8_0
+  DotFn q4_k = nullptr;  // x Q8_K
+  DotFn q5_k = nullptr;  // x Q8_K
+  DotFn q6_k = nullptr;  // x Q8_K
+  DotFn f16 = nullptr;   // x F16
+  DotFn bf16 = nullptr;  // x BF16
+  DotFn f32 = nullptr;   // x F32
+};
+
+// The activation format used with weights of `type`; throws std::invalid_argument for a
+// type without dot kernels.
+TensorType dot_type_for(TensorType type);
+
+// The kernel for `type` in `table`, or nullptr when the table has none.
+DotFn find_dot(const DotTable& table, TensorType type);
+
+const DotTable& scalar_dot_table();
+// Only call these when the processor supports the instruction set (see matmul.cpp).
+const DotTable& avx2_dot_table();
+// `with_bf16` selects the vdpbf16ps kernel for BF16 rows (requires AVX512_BF16).
+const DotTable& avx512_dot_table(bool with_bf16);
+
+}  // namespace utter::inference::kernels

@@ -1,0 +1,328 @@
+// x86 dot-product kernels shared by dot_avx2.cpp and dot_avx512.cpp. Each of those files
+// includes this header with its own instruction-set flags; everything here has internal
+// linkage so the two compiled copies never merge. Define UTTER_DOT_VNNI to 1 to form the
+// u8 x s8 products with vpdpbusd, or to 0 for vpmaddubsw + vpmaddwd.
+//
+// The integer block sums are the same exact integers as in dot_scalar.cpp. K-quant blocks
+// are reduced to one integer per block and scaled exactly like the scalar code, so those
+// results are bit-identical to it; the 32-element formats keep eight float partial sums per
+// row, so only their float summation order differs from the scalar code.
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
+#include "kernels/blocks.h"
+#include "kernels/half.h"
+
+#ifndef UTTER_DOT_VNNI
+#error "define UTTER_DOT_VNNI before including dot_x86_impl.h"
+#endif
+
+namespace utter::inference::kernels {
+namespace {
+
+inline float horizontal_sum(__m256 v) {
+  __m128 sum = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+  sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
+  return _mm_cvtss_f32(sum);
+}
+
+inline int horizontal_sum(__m256i v) {
+  __m128i sum = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+  sum = _mm_add_epi32(sum, _mm_unpackhi_epi64(sum, sum));
+  sum = _mm_add_epi32(sum, _mm_shuffle_epi32(sum, 0xB1));
+  return _mm_cvtsi128_si32(sum);
+}
+
+// Eight int32 sums of four u8 x s8 products each. The callers keep the unsigned operand at
+// most 128 and the signed one within [-127, 127], so vpmaddubsw never saturates and both
+// paths give the same exact integers.
+inline __m256i mul_sum_u8s8(__m256i u, __m256i s) {
+#if UTTER_DOT_VNNI
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+#else
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+#endif
+}
+
+// Eight int32 sums of s8 x s8 products: |w| times a with w's sign moved onto a.
+inline __m256i mul_sum_s8s8(__m256i w, __m256i a) {
+  return mul_sum_u8s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
+}
+
+// As mul_sum_u8s8, each int32 lane multiplied by the matching lane of `scales` (the same
+// value in every lane of a 128-bit half).
+inline __m256i mul_sum_u8s8_scaled(__m256i u, __m256i s, int scale_low, int scale_high) {
+#if UTTER_DOT_VNNI
+  const __m256i scales =
+      _mm256_set_m128i(_mm_set1_epi32(scale_high), _mm_set1_epi32(scale_low));
+  return _mm256_mullo_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s), scales);
+#else
+  const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(scale_high)),
+                                          _mm_set1_epi16(static_cast<int16_t>(scale_low)));
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scales);
+#endif
+}
+
+inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+// 16 bytes of packed nibbles to 32 bytes: low nibbles first, then high nibbles.
+inline __m256i unpack_nibbles(const uint8_t* qs) {
+  const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m128i mask = _mm_set1_epi8(0x0F);
+  const __m128i low = _mm_and_si128(packed, mask);
+  const __m128i high = _mm_and_si128(_mm_srli_epi16(packed, 4), mask);
+  return _mm256_set_m128i(high, low);
+}
+
+// Byte j of the result is 0x10 where bit j of the 32-bit word at `bits` is set, else 0.
+inline __m256i expand_bits_to_0x10(const uint8_t* bits) {
+  uint32_t word;
+  std::memcpy(&word, bits, 4);
+  const __m256i replicated = _mm256_set1_epi32(static_cast<int>(word));
+  const __m256i byte_select = _mm256_set_epi64x(0x0303030303030303, 0x0202020202020202,
+                                                0x0101010101010101, 0x0000000000000000);
+  const __m256i spread = _mm256_shuffle_epi8(replicated, byte_select);
+  const __m256i bit_masks = _mm256_set1_epi64x(static_cast<int64_t>(0x8040201008040201));
+  const __m256i set = _mm256_cmpeq_epi8(_mm256_and_si256(spread, bit_masks), bit_masks);
+  return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
+}
+
+float dot_q8_0(const void* weights, const void* activations, int64_t n) {
+  const auto* w = static_cast<const BlockQ8_0*>(weights);
+  const auto* a = static_cast<const BlockQ8_0*>(activations);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / 32; ++i) {
+    const __m256i sums = mul_sum_s8s8(load256(w[i].qs), load256(a[i].qs));
+    const __m256 scale = _mm256_set1_ps(half_to_float(w[i].d) * half_to_float(a[i].d));
+    acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc);
+  }
+  return horizontal_sum(acc);
+}
+
+float dot_q4_0(const void* weights, const void* activations, int64_t n) {
+  const auto* w = static_cast<const BlockQ4_0*>(weights);
+  const auto* a = static_cast<const BlockQ8_0*>(activations);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / 32; ++i) {
+    const __m256i q = _mm256_sub_epi8(unpack_nibbles(w[i].qs), _mm256_set1_epi8(8));
+    const __m256i sums = mul_sum_s8s8(q, load256(a[i].qs));
+    const __m256 scale = _mm256_set1_ps(half_to_float(w[i].d) * half_to_float(a[i].d));
+    acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc);
+  }
+  return horizontal_sum(acc);
+}
+
+float dot_q5_0(const void* weights, const void* activations, int64_t n) {
+  const auto* w = static_cast<const BlockQ5_0*>(weights);
+  const auto* a = static_cast<const BlockQ8_0*>(activations);
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t i = 0; i < n / 32; ++i) {
+    const __m256i levels = _mm256_or_si256(unpack_nibbles(w[i].qs), expand_bits_to_0x10(w[i].qh));
+    const __m256i q = _mm256_sub_epi8(levels, _mm256_set1_epi8(16));
+    const __m256i sums = mul_sum_s8s8(q, load256(a[i].qs));
+    const __m256 scale = _mm256_set1_ps(half_to_float(w[i].d) * half_to_float(a[i].d));
+    acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc);
+  }
+  return horizontal_sum(acc);
+}
+
+float dot_q4_1(const void* weights, const void* activations, int64_t n) {
+  const auto* w = static_cast<const BlockQ4_1*>(weights);
+  const auto* a = static_cast<const BlockQ8_1*>(activations);
+  __m256 acc = _mm256_setzero_ps();
+  float offsets = 0.0f;
+  for (int64_t i = 0; i < n / 32; ++i) {
+    const __m256i sums = mul_sum_u8s8(unpack_nibbles(w[i].qs), load256(a[i].qs));
+    const __m256 scale = _mm256_set1_ps(half_to_float(w[i].d) * half_to_float(a[i].d));
+    acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc);
+    offsets += half_to_float(w[i].m) * half_to_float(a[i].s);
+  }
+  return horizontal_sum(acc) + offsets;
+}
+
+float dot_q5_1(const void* weights, const void* activations, int64_t n) {
+  const auto* w = static_cast<const BlockQ5_1*>(weights);
+  const auto* a = static_cast<const BlockQ8_1*>(activations);
+  __m256 acc = _mm256_setzero_ps();
+  float offsets = 0.0f;
+  for (int64_t i = 0; i < n / 32; ++i) {
+    const __m256i levels = _mm256_or_si256(unpack_nibbles(w[i].qs), expand_bits_to_0x10(w[i].qh));
+    const __m256i sums = mul_sum_u8s8(levels, load256(a[i].qs));
+    const __m256 scale = _mm256_set1_ps(half_to_float(w[i].d) * half_to_float(a[i].d));
+    acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc);
+    offsets += half_to_float(w[i].m) * half_to_float(a[i].s);
+  }
+  return horizontal_sum(acc) + offsets;
+}
+
+// The min term of a Q4_K/Q5_K block: sum over sub-blocks of min * activation sum.
+inline int k4_min_sum(const uint8_t* packed_scales, const BlockQ8_K& a, uint8_t* scales) {
+  int min_sum = 0;
+  for (int j = 0; j < 8; ++j) {
+    uint8_t min;
+    unpack_scale_min_k4(packed_scales, j, scales[j], min);
+    min_sum += min * (a.bsums[2 * j] + a.bsums[2 * j + 1]);
+  }
+  return min_sum;
+}
+
+float dot_q4_k(const void* weights, const void* activations, int64_t n) {
+  const auto* w = static_cast<const BlockQ4_K*>(weights);
+  const auto* a = static_cast<const BlockQ8_K*>(activations);
+  const __m256i low_mask = _mm256_set1_epi8(0x0F);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / 256; ++i) {
+    uint8_t scales[8];
+    const int min_sum = k4_min_sum(w[i].scales, a[i], scales);
+    __m256i acc = _mm256_setzero_si256();
+    for (int chunk = 0; chunk < 4; ++chunk) {
+      const __m256i q = load256(w[i].qs + 32 * chunk);
+      const __m256i low = _mm256_and_si256(q, low_mask);
+      const __m256i high = _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
+      const int s_low = scales[2 * chunk], s_high = scales[2 * chunk + 1];
+      acc = _mm256_add_epi32(
+          acc, mul_sum_u8s8_scaled(low, load256(a[i].qs + 64 * chunk), s_low, s_low));
+      acc = _mm256_add_epi32(
+          acc, mul_sum_u8s8_scaled(high, load256(a[i].qs + 64 * chunk + 32), s_high, s_high));
+    }
+    const float d = half_to_float(w[i].d) * a[i].d;
+    const float dmin = half_to_float(w[i].dmin) * a[i].d;
+    sum += d * static_cast<float>(horizontal_sum(acc)) - dmin * static_cast<float>(min_sum);
+  }
+  return sum;
+}
+
+float dot_q5_k(const void* weights, const void* activations, int64_t n) {
+  const auto* w = static_cast<const BlockQ5_K*>(weights);
+  const auto* a = static_cast<const BlockQ8_K*>(activations);
+  const __m256i low_mask = _mm256_set1_epi8(0x0F);
+  const __m256i fifth_bit = _mm256_set1_epi8(0x10);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / 256; ++i) {
+    uint8_t scales[8];
+    const int min_sum = k4_min_sum(w[i].scales, a[i], scales);
+    const __m256i qh = load256(w[i].qh);
+    __m256i acc = _mm256_setzero_si256();
+    for (int chunk = 0; chunk < 4; ++chunk) {
+      const __m256i q = load256(w[i].qs + 32 * chunk);
+      const __m256i bit_low = _mm256_set1_epi8(static_cast<char>(1 << (2 * chunk)));
+      const __m256i bit_high = _mm256_set1_epi8(static_cast<char>(2 << (2 * chunk)));
+      const __m256i high_low =
+          _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit_low), bit_low), fifth_bit);
+      const __m256i high_high = _mm256_and_si256(
+          _mm256_cmpeq_epi8(_mm256_and_si256(qh, bit_high), bit_high), fifth_bit);
+      const __m256i low = _mm256_or_si256(_mm256_and_si256(q, low_mask), high_low);
+      const __m256i high =
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask), high_high);
+      const int s_low = scales[2 * chunk], s_high = scales[2 * chunk + 1];
+      acc = _mm256_add_epi32(
+          acc, mul_sum_u8s8_scaled(low, load256(a[i].qs + 64 * chunk), s_low, s_low));
+      acc = _mm256_add_epi32(
+          acc, mul_sum_u8s8_scaled(high, load256(a[i].qs + 64 * chunk + 32), s_high, s_high));
+    }
+    const float d = half_to_float(w[i].d) * a[i].d;
+    const float dmin = half_to_float(w[i].dmin) * a[i].d;
+    sum += d * static_cast<float>(horizontal_sum(acc)) - dmin * static_cast<float>(min_sum);
+  }
+  return sum;
+}
+
+float dot_q6_k(const void* weights, const void* activations, int64_t n) {
+  const auto* w = static_cast<const BlockQ6_K*>(weights);
+  const auto* a = static_cast<const BlockQ8_K*>(activations);
+  const __m256i low_mask = _mm256_set1_epi8(0x0F);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < n / 256; ++i) {
+    // Levels are used unsigned (0..63); the -32 offset is applied once per group through
+    // the activation sums.
+    int offset_sum = 0;
+    for (int group = 0; group < 16; ++group) offset_sum += w[i].scales[group] * a[i].bsums[group];
+    __m256i acc = _mm256_setzero_si256();
+    for (int half = 0; half < 2; ++half) {
+      const __m256i ql0 = load256(w[i].ql + 64 * half);
+      const __m256i ql1 = load256(w[i].ql + 64 * half + 32);
+      const __m256i qh = load256(w[i].qh + 32 * half);
+      const __m256i levels[4] = {
+          _mm256_or_si256(_mm256_and_si256(ql0, low_mask),
+                          _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x03)), 4)),
+          _mm256_or_si256(_mm256_and_si256(ql1, low_mask),
+                          _mm256_slli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(0x0C)), 2)),
+          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), low_mask),
+                          _mm256_and_si256(qh, _mm256_set1_epi8(0x30))),
+          _mm256_or_si256(
+              _mm256_and_si256(_mm256_srli_epi16(ql1, 4), low_mask),
+              _mm256_srli_epi16(_mm256_and_si256(qh, _mm256_set1_epi8(static_cast<char>(0xC0))),
+                                2)),
+      };
+      const int8_t* scales = w[i].scales + 8 * half;
+      for (int k = 0; k < 4; ++k) {
+        const __m256i act = load256(a[i].qs + 128 * half + 32 * k);
+        acc = _mm256_add_epi32(
+            acc, mul_sum_u8s8_scaled(levels[k], act, scales[2 * k], scales[2 * k + 1]));
+      }
+    }
+    const int total = horizontal_sum(acc) - 32 * offset_sum;
+    sum += (half_to_float(w[i].d) * a[i].d) * static_cast<float>(total);
+  }
+  return sum;
+}
+
+[[maybe_unused]] float dot_f32_256(const void* weights, const void* activations, int64_t n) {
+  const auto* w = static_cast<const float*>(weights);
+  const auto* a = static_cast<const float*>(activations);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    for (int k = 0; k < 4; ++k) {
+      acc[k] = _mm256_fmadd_ps(_mm256_loadu_ps(w + i + 8 * k), _mm256_loadu_ps(a + i + 8 * k),
+                               acc[k]);
+    }
+  }
+  for (; i + 8 <= n; i += 8) {
+    acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(w + i), _mm256_loadu_ps(a + i), acc[0]);
+  }
+  float sum = horizontal_sum(
+      _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  for (; i < n; ++i) sum += w[i] * a[i];
+  return sum;
+}
+
+inline __m256 load_f16x8(const uint16_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+inline __m256 load_bf16x8(const uint16_t* p) {
+  const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
+
+template <__m256 (*Load)(const uint16_t*), float (*ToFloat)(uint16_t)>
+float dot_half_256(const void* weights, const void* activations, int64_t n) {
+  const auto* w = static_cast<const uint16_t*>(weights);
+  const auto* a = static_cast<const uint16_t*>(activations);
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                   _mm256_setzero_ps()};
+  int64_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    for (int k = 0; k < 4; ++k) {
+      acc[k] = _mm256_fmadd_ps(Load(w + i + 8 * k), Load(a + i + 8 * k), acc[k]);
+    }
+  }
+  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(Load(w + i), Load(a + i), acc[0]);
+  float sum = horizontal_sum(
+      _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3])));
+  for (; i < n; ++i) sum += ToFloat(w[i]) * ToFloat(a[i]);
+  return sum;
+}
+
+constexpr DotFn dot_f16_256 = dot_half_256<load_f16x8, half_to_float>;
+constexpr DotFn dot_bf16_256 = dot_half_256<load_bf16x8, bf16_bits_to_float>;
+
+}  // namespace
+}  // namespace utter::inference::kernels

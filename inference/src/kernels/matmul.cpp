@@ -1,0 +1,214 @@
+// Kernel-level dispatch, matrix products and row lookups.
+#include "kernels/matmul.h"
+
+#include <algorithm>
+#include <atomic>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "kernels/dot.h"
+#include "kernels/quantize.h"
+#include "kernels/type_checks.h"
+#include "thread_pool.h"
+
+namespace utter::inference {
+
+using namespace kernels;
+
+namespace kernels {
+
+TensorType dot_type_for(TensorType type) {
+  switch (type) {
+    case TensorType::Q4_0:
+    case TensorType::Q5_0:
+    case TensorType::Q8_0:
+      return TensorType::Q8_0;
+    case TensorType::Q4_1:
+    case TensorType::Q5_1:
+      return TensorType::Q8_1;
+    case TensorType::Q4_K:
+    case TensorType::Q5_K:
+    case TensorType::Q6_K:
+      return TensorType::Q8_K;
+    case TensorType::F16:
+    case TensorType::BF16:
+    case TensorType::F32:
+      return type;
+    default:
+      break;
+  }
+  throw std::invalid_argument("matmul: no dot-product kernel for weight type " +
+                              std::string(tensor_type_name(type)) +
+                              "; supported are F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, "
+                              "Q4_K, Q5_K and Q6_K");
+}
+
+DotFn find_dot(const DotTable& table, TensorType type) {
+  switch (type) {
+    case TensorType::Q4_0: return table.q4_0;
+    case TensorType::Q4_1: return table.q4_1;
+    case TensorType::Q5_0: return table.q5_0;
+    case TensorType::Q5_1: return table.q5_1;
+    case TensorType::Q8_0: return table.q8_0;
+    case TensorType::Q4_K: return table.q4_k;
+    case TensorType::Q5_K: return table.q5_k;
+    case TensorType::Q6_K: return table.q6_k;
+    case TensorType::F16: return table.f16;
+    case TensorType::BF16: return table.bf16;
+    case TensorType::F32: return table.f32;
+    default: return nullptr;
+  }
+}
+
+}  // namespace kernels
+
+namespace {
+
+struct CpuFeatures {
+  bool avx2 = false;
+  bool avx512 = false;       // F, BW, VL and VNNI together
+  bool avx512_bf16 = false;  // vdpbf16ps
+};
+
+CpuFeatures detect_cpu_features() {
+  CpuFeatures features;
+  __builtin_cpu_init();
+  features.avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                  __builtin_cpu_supports("f16c");
+  features.avx512 = features.avx2 && __builtin_cpu_supports("avx512f") &&
+                    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                    __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vnni");
+  features.avx512_bf16 = features.avx512 && __builtin_cpu_supports("avx512bf16");
+  return features;
+}
+
+const CpuFeatures& cpu_features() {
+  static const CpuFeatures features = detect_cpu_features();
+  return features;
+}
+
+std::atomic<int>& active_level_storage() {
+  static std::atomic<int> level{static_cast<int>(detected_kernel_level())};
+  return level;
+}
+
+const DotTable& table_for(KernelLevel level) {
+  switch (level) {
+    case KernelLevel::Avx512: return avx512_dot_table(cpu_features().avx512_bf16);
+    case KernelLevel::Avx2: return avx2_dot_table();
+    case KernelLevel::Scalar: break;
+  }
+  return scalar_dot_table();
+}
+
+// Rows of one tile share each quantized activation row while it is hot in cache, and each
+// weight row of the tile is read once per token block.
+constexpr int64_t kRowTile = 16;
+constexpr int64_t kTokenTile = 8;
+
+void check_weight(const WeightMatrix& w, const char* caller) {
+  if (w.data == nullptr && w.rows > 0) {
+    throw std::invalid_argument(std::string(caller) + ": weight matrix has no data");
+  }
+  if (w.rows < 0 || w.cols < 0) {
+    throw std::invalid_argument(std::string(caller) + ": negative weight shape " +
+                                std::to_string(w.rows) + " x " + std::to_string(w.cols));
+  }
+  checked_block_count(w.type, w.cols, caller);
+  const auto needed = tensor_row_bytes(w.type, static_cast<uint64_t>(w.cols));
+  if (!needed || w.row_bytes < *needed) {
+    throw std::invalid_argument(std::string(caller) + ": row_bytes " +
+                                std::to_string(w.row_bytes) + " is less than the " +
+                                std::to_string(needed.value_or(0)) + " bytes of " +
+                                std::to_string(w.cols) + " " +
+                                std::string(tensor_type_name(w.type)) + " elements");
+  }
+}
+
+}  // namespace
+
+KernelLevel detected_kernel_level() {
+  const CpuFeatures& features = cpu_features();
+  if (features.avx512) return KernelLevel::Avx512;
+  if (features.avx2) return KernelLevel::Avx2;
+  return KernelLevel::Scalar;
+}
+
+KernelLevel active_kernel_level() {
+  return static_cast<KernelLevel>(active_level_storage().load(std::memory_order_relaxed));
+}
+
+void set_kernel_level(KernelLevel level) {
+  const KernelLevel clamped = std::min(level, detected_kernel_level());
+  active_level_storage().store(static_cast<int>(clamped), std::memory_order_relaxed);
+}
+
+const char* kernel_level_name(KernelLevel level) {
+  switch (level) {
+    case KernelLevel::Scalar: return "scalar";
+    case KernelLevel::Avx2: return "avx2";
+    case KernelLevel::Avx512: return "avx512";
+  }
+  return "unknown";
+}
+
+void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool) {
+  check_weight(w, "matmul");
+  if (n_tokens < 0) {
+    throw std::invalid_argument("matmul: negative token count " + std::to_string(n_tokens));
+  }
+  if (n_tokens == 0 || w.rows == 0) return;
+
+  const TensorType activation_type = dot_type_for(w.type);
+  checked_block_count(activation_type, w.cols, "matmul");
+  const DotFn dot = find_dot(table_for(active_kernel_level()), w.type);
+
+  // F32 weights use the activations as they are; every other type gets one converted copy
+  // per token, made once and shared by all rows.
+  const std::byte* activations = reinterpret_cast<const std::byte*>(x);
+  size_t activation_row_bytes = static_cast<size_t>(w.cols) * sizeof(float);
+  thread_local std::vector<std::byte> scratch;
+  if (activation_type != TensorType::F32) {
+    activation_row_bytes = *tensor_row_bytes(activation_type, static_cast<uint64_t>(w.cols));
+    scratch.resize(activation_row_bytes * static_cast<size_t>(n_tokens));
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      quantize_row(activation_type, x + t * w.cols, scratch.data() + t * activation_row_bytes,
+                   w.cols);
+    }
+    activations = scratch.data();
+  }
+
+  auto compute_rows = [&](int64_t row_begin, int64_t row_end, int) {
+    for (int64_t tile = row_begin; tile < row_end; tile += kRowTile) {
+      const int64_t tile_end = std::min(tile + kRowTile, row_end);
+      for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
+        const int64_t t_end = std::min(t0 + kTokenTile, n_tokens);
+        for (int64_t r = tile; r < tile_end; ++r) {
+          const std::byte* row = w.data + static_cast<size_t>(r) * w.row_bytes;
+          for (int64_t t = t0; t < t_end; ++t) {
+            y[t * w.rows + r] =
+                dot(row, activations + static_cast<size_t>(t) * activation_row_bytes, w.cols);
+          }
+        }
+      }
+    }
+  };
+
+  if (pool == nullptr || pool->size() == 1) {
+    compute_rows(0, w.rows, 0);
+  } else {
+    pool->parallel_for(w.rows, kRowTile, compute_rows);
+  }
+}
+
+void weight_row(const WeightMatrix& w, int64_t row, float* dst) {
+  check_weight(w, "weight_row");
+  if (row < 0 || row >= w.rows) {
+    throw std::out_of_range("weight_row: row " + std::to_string(row) + " is outside [0, " +
+                            std::to_string(w.rows) + ")");
+  }
+  dequantize_row(w.type, w.data + static_cast<size_t>(row) * w.row_bytes, dst, w.cols);
+}
+
+}  // namespace utter::inference
