@@ -132,7 +132,7 @@ float dot_q4_k(const void* weights, const void* activations, int64_t n) {
     k4_integer_sums(w[i].scales, levels, a[i], scaled_sum, min_sum);
     const float d = half_to_float(w[i].d) * a[i].d;
     const float dmin = half_to_float(w[i].dmin) * a[i].d;
-    sum += d * static_cast<float>(scaled_sum) - dmin * static_cast<float>(min_sum);
+    sum = add_k_block(sum, d, scaled_sum, dmin, min_sum);
   }
   return sum;
 }
@@ -156,7 +156,7 @@ float dot_q5_k(const void* weights, const void* activations, int64_t n) {
     k4_integer_sums(w[i].scales, levels, a[i], scaled_sum, min_sum);
     const float d = half_to_float(w[i].d) * a[i].d;
     const float dmin = half_to_float(w[i].dmin) * a[i].d;
-    sum += d * static_cast<float>(scaled_sum) - dmin * static_cast<float>(min_sum);
+    sum = add_k_block(sum, d, scaled_sum, dmin, min_sum);
   }
   return sum;
 }
@@ -184,7 +184,7 @@ float dot_q6_k(const void* weights, const void* activations, int64_t n) {
       for (int l = 0; l < 16; ++l) sub += levels[16 * group + l] * a[i].qs[16 * group + l];
       total += w[i].scales[group] * sub;
     }
-    sum += (half_to_float(w[i].d) * a[i].d) * static_cast<float>(total);
+    sum = add_scaled_block(sum, half_to_float(w[i].d) * a[i].d, total);
   }
   return sum;
 }
@@ -216,6 +216,14 @@ float dot_f32(const void* weights, const void* activations, int64_t n) {
 }
 
 }  // namespace
+
+float add_k_block(float sum, float d, int scaled_sum, float dmin, int min_sum) {
+  return sum + (d * static_cast<float>(scaled_sum) - dmin * static_cast<float>(min_sum));
+}
+
+float add_scaled_block(float sum, float d, int total) {
+  return sum + d * static_cast<float>(total);
+}
 
 const DotTable& scalar_dot_table() {
   static const DotTable table = {dot_q4_0, dot_q4_1, dot_q5_0, dot_q5_1, dot_q8_0, dot_q4_k,

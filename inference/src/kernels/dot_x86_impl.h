@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "kernels/blocks.h"
+#include "kernels/dot.h"
 #include "kernels/half.h"
 
 #ifndef UTTER_DOT_VNNI
@@ -192,7 +193,7 @@ float dot_q4_k(const void* weights, const void* activations, int64_t n) {
     }
     const float d = half_to_float(w[i].d) * a[i].d;
     const float dmin = half_to_float(w[i].dmin) * a[i].d;
-    sum += d * static_cast<float>(horizontal_sum(acc)) - dmin * static_cast<float>(min_sum);
+    sum = add_k_block(sum, d, horizontal_sum(acc), dmin, min_sum);
   }
   return sum;
 }
@@ -227,7 +228,7 @@ float dot_q5_k(const void* weights, const void* activations, int64_t n) {
     }
     const float d = half_to_float(w[i].d) * a[i].d;
     const float dmin = half_to_float(w[i].dmin) * a[i].d;
-    sum += d * static_cast<float>(horizontal_sum(acc)) - dmin * static_cast<float>(min_sum);
+    sum = add_k_block(sum, d, horizontal_sum(acc), dmin, min_sum);
   }
   return sum;
 }
@@ -267,7 +268,7 @@ float dot_q6_k(const void* weights, const void* activations, int64_t n) {
       }
     }
     const int total = horizontal_sum(acc) - 32 * offset_sum;
-    sum += (half_to_float(w[i].d) * a[i].d) * static_cast<float>(total);
+    sum = add_scaled_block(sum, half_to_float(w[i].d) * a[i].d, total);
   }
   return sum;
 }
