@@ -1,0 +1,36 @@
+#include "utter/inference/text_model.h"
+
+#include <map>
+
+#include "model_weights.h"
+
+namespace utter::inference {
+
+TextModel::TextModel(GgufFile file) : file_(std::move(file)) {}
+TextModel::~TextModel() = default;
+
+std::unique_ptr<TextModel> TextModel::load(const std::filesystem::path& path) {
+  std::unique_ptr<TextModel> model(new TextModel(GgufFile::open(path)));
+  model->config_ = ModelConfig::from_gguf(model->file_);
+  model->weights_ = std::make_unique<ModelWeights>(ModelWeights::bind(model->file_, model->config_));
+  model->tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::from_gguf(model->file_));
+  return model;
+}
+
+std::string TextModel::dominant_weight_type() const {
+  std::map<TensorType, uint64_t> bytes_by_type;
+  for (const auto& tensor : file_.tensors()) {
+    if (tensor.shape.size() >= 2) bytes_by_type[tensor.type] += tensor.bytes;
+  }
+  TensorType best = TensorType::F32;
+  uint64_t best_bytes = 0;
+  for (const auto& [type, bytes] : bytes_by_type) {
+    if (bytes > best_bytes) {
+      best = type;
+      best_bytes = bytes;
+    }
+  }
+  return std::string(tensor_type_name(best));
+}
+
+}  // namespace utter::inference
