@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numbers>
 
 #include "utter/audio/audio_error.h"
 
@@ -11,9 +12,6 @@ namespace utter::audio {
 namespace {
 
 constexpr float kMinEnergyDb = -120.0f;
-
-// Pole of the DC-blocking high-pass filter; at 16 kHz its corner is near 40 Hz.
-constexpr float kHighPassPole = 0.985f;
 
 int milliseconds_to_blocks(int milliseconds, int block_ms) {
   return std::max(1, (milliseconds + block_ms / 2) / block_ms);
@@ -31,14 +29,36 @@ VoiceActivityDetector::VoiceActivityDetector(VoiceActivityConfig config, int sam
   onset_blocks_ = milliseconds_to_blocks(config.onset_ms, config.block_ms);
   hangover_blocks_ = milliseconds_to_blocks(config.hangover_ms, config.block_ms);
   min_speech_blocks_ = milliseconds_to_blocks(config.min_speech_ms, config.block_ms);
+  max_backtrack_blocks_ = milliseconds_to_blocks(config.onset_backtrack_ms, config.block_ms);
+  recent_energy_db_.assign(static_cast<std::size_t>(milliseconds_to_blocks(config.noise_window_ms, config.block_ms)),
+                           kMinEnergyDb);
+
+  if (!(config.high_pass_hz > 0.0f && config.high_pass_hz < 0.45f * static_cast<float>(sample_rate))) {
+    throw AudioError(fmt::format("invalid VAD high-pass corner {} Hz at {} Hz sampling",
+                                 config.high_pass_hz, sample_rate));
+  }
+  // Butterworth high-pass biquad (Q = 1/sqrt(2)) from the bilinear transform, in the form of
+  // R. Bristow-Johnson's "Audio EQ Cookbook".
+  const double omega = 2.0 * std::numbers::pi * config.high_pass_hz / sample_rate;
+  const double q = 1.0 / std::numbers::sqrt2;
+  const double alpha = std::sin(omega) / (2.0 * q);
+  const double cos_omega = std::cos(omega);
+  const double a0 = 1.0 + alpha;
+  b0_ = (1.0 + cos_omega) / 2.0 / a0;
+  b1_ = -(1.0 + cos_omega) / a0;
+  b2_ = b0_;
+  a1_ = -2.0 * cos_omega / a0;
+  a2_ = (1.0 - alpha) / a0;
 }
 
 void VoiceActivityDetector::push(std::span<const float> samples) {
   for (const float sample : samples) {
-    const float filtered = sample - previous_input_ + kHighPassPole * previous_output_;
-    previous_input_ = sample;
-    previous_output_ = filtered;
-    block_energy_sum_ += static_cast<double>(filtered) * filtered;
+    const double filtered = b0_ * sample + b1_ * x1_ + b2_ * x2_ - a1_ * y1_ - a2_ * y2_;
+    x2_ = x1_;
+    x1_ = sample;
+    y2_ = y1_;
+    y1_ = filtered;
+    block_energy_sum_ += filtered * filtered;
     if (++block_fill_ == block_samples_) {
       const double mean_square = block_energy_sum_ / static_cast<double>(block_samples_);
       const float energy_db =
@@ -51,11 +71,7 @@ void VoiceActivityDetector::push(std::span<const float> samples) {
 }
 
 void VoiceActivityDetector::process_block(float energy_db) {
-  const float block_seconds = static_cast<float>(config_.block_ms) / 1000.0f;
-  if (!floor_initialized_) {
-    noise_floor_db_ = energy_db;
-    floor_initialized_ = true;
-  }
+  update_noise_floor(energy_db);
 
   const bool audible = energy_db > config_.min_speech_dbfs;
   const bool above_continue = audible && energy_db > noise_floor_db_ + config_.continue_db;
@@ -73,7 +89,10 @@ void VoiceActivityDetector::process_block(float energy_db) {
       in_speech_ = true;
       // Speech began where the signal first rose above the lower threshold, which catches soft
       // onsets (fricatives, plosive bursts) before the louder part that confirmed it.
-      speech_start_block_ = continue_run_start_ >= 0 ? continue_run_start_ : block_index_;
+      // The look-back is bounded so that noise hovering near the threshold is not included.
+      const std::int64_t earliest = block_index_ - onset_run_ + 1 - max_backtrack_blocks_;
+      speech_start_block_ = continue_run_start_ >= 0 ? std::max(continue_run_start_, earliest)
+                                                     : block_index_ - onset_run_ + 1;
       last_speech_block_ = block_index_;
     }
   } else if (above_continue) {
@@ -86,15 +105,25 @@ void VoiceActivityDetector::process_block(float energy_db) {
     }
   }
 
-  // The floor follows falls at once and rises slowly, so it tracks the quietest recent blocks:
-  // the background noise between words.
-  if (energy_db < noise_floor_db_) {
-    noise_floor_db_ = energy_db;
-  } else {
-    const float rise = in_speech_ ? config_.floor_rise_in_speech_db_per_s : config_.floor_rise_db_per_s;
-    noise_floor_db_ = std::min(energy_db, noise_floor_db_ + rise * block_seconds);
-  }
   ++block_index_;
+}
+
+void VoiceActivityDetector::update_noise_floor(float energy_db) {
+  // Smoothing over about three blocks steadies the minimum, which raw 10 ms energies of noise
+  // would pull a few dB low.
+  const float power = std::pow(10.0f, energy_db / 10.0f);
+  if (!floor_initialized_) smoothed_energy_ = power;
+  smoothed_energy_ += 0.3f * (power - smoothed_energy_);
+  const float smoothed_db = std::max(kMinEnergyDb, 10.0f * std::log10(smoothed_energy_ + 1e-13f));
+  if (!floor_initialized_) {
+    // NOTE: a file that starts with a moment of digital silence keeps a floor near -120 dBFS for
+    // one window, so steady noise above min_speech_dbfs right after it counts as speech.
+    std::fill(recent_energy_db_.begin(), recent_energy_db_.end(), smoothed_db);
+    floor_initialized_ = true;
+  }
+  recent_energy_db_[recent_next_] = smoothed_db;
+  recent_next_ = (recent_next_ + 1) % recent_energy_db_.size();
+  noise_floor_db_ = *std::min_element(recent_energy_db_.begin(), recent_energy_db_.end());
 }
 
 void VoiceActivityDetector::finish() {

@@ -12,14 +12,15 @@ namespace utter::audio {
 // tuned on clean and noisy (white and pink noise, 10 to 30 dB SNR) espeak-ng and recorded speech.
 struct VoiceActivityConfig {
   int block_ms = 10;              // analysis block length
+  float high_pass_hz = 200.0f;    // energy below this (hum, rumble, wind) is ignored
   float onset_db = 10.0f;         // a block this far above the floor may start speech
   float continue_db = 6.0f;       // a block this far above the floor keeps speech going
   float min_speech_dbfs = -55.0f; // blocks quieter than this are never speech
   int onset_ms = 30;              // time above onset_db needed to start speech
+  int onset_backtrack_ms = 100;   // how far before that a soft onset above continue_db may begin
   int hangover_ms = 300;          // pause length that ends a speech segment
   int min_speech_ms = 80;         // shorter segments are dropped as clicks
-  float floor_rise_db_per_s = 3.0f;         // floor adaptation while not in speech
-  float floor_rise_in_speech_db_per_s = 0.5f;  // slower adaptation during speech
+  int noise_window_ms = 1500;     // the noise floor is the minimum energy over this window
 };
 
 // A stretch of speech in 16 kHz samples from the stream start; end_sample is exclusive.
@@ -29,8 +30,9 @@ struct SpeechSegment {
 };
 
 // Finds speech in a stream fed in chunks of any size. Each 10 ms block is high-pass filtered
-// (to ignore hum and DC), its energy compared with an adaptive noise floor that follows the
-// minimum, and speech ends only after a hangover pause. Segment boundaries are placed on the
+// (to ignore hum and rumble) and its energy compared with an adaptive noise floor: the minimum
+// of the smoothed block energy over the last noise_window_ms, which speech rarely holds up for
+// that long because of the dips between syllables. Speech ends only after a hangover pause. Segment boundaries are placed on the
 // first and last blocks above the thresholds, not where the decision was made.
 class VoiceActivityDetector {
  public:
@@ -54,6 +56,7 @@ class VoiceActivityDetector {
 
  private:
   void process_block(float energy_db);
+  void update_noise_floor(float energy_db);
 
   VoiceActivityConfig config_;
   int sample_rate_;
@@ -61,16 +64,21 @@ class VoiceActivityDetector {
   int onset_blocks_;
   int hangover_blocks_;
   int min_speech_blocks_;
+  int max_backtrack_blocks_;
 
-  // High-pass filter state and the block being accumulated.
-  float previous_input_ = 0.0f;
-  float previous_output_ = 0.0f;
+  // Second-order high-pass filter (direct form I): coefficients and the last two inputs and
+  // outputs.
+  double b0_ = 1.0, b1_ = 0.0, b2_ = 0.0, a1_ = 0.0, a2_ = 0.0;
+  double x1_ = 0.0, x2_ = 0.0, y1_ = 0.0, y2_ = 0.0;
   double block_energy_sum_ = 0.0;
   std::size_t block_fill_ = 0;
 
   std::int64_t block_index_ = 0;   // index of the block being decided
   float noise_floor_db_ = 0.0f;
+  float smoothed_energy_ = 0.0f;      // mean square, smoothed over a few blocks
   bool floor_initialized_ = false;
+  std::vector<float> recent_energy_db_;  // ring of smoothed energies for the floor window
+  std::size_t recent_next_ = 0;
   bool in_speech_ = false;
   std::int64_t continue_run_start_ = -1;  // first block of the current run above continue_db
   int onset_run_ = 0;                     // consecutive blocks above onset_db
