@@ -370,7 +370,7 @@ InsertionPlan plan_insertion(const Document& document, TextRange range, std::str
   const std::string_view content = trim_horizontal_space(text);
   if (content.empty()) return plan;
   std::string before = context_before(document, range.start, kContextBytes);
-  const std::string after = context_after(document, range.end, kContextBytes);
+  std::string after = context_after(document, range.end, kContextBytes);
 
   const char32_t first = first_code_point(content);
   const char32_t last = last_code_point(content);
@@ -382,6 +382,14 @@ InsertionPlan plan_insertion(const Document& document, TextRange range, std::str
     while (!kept.empty() && is_horizontal_space(last_code_point(kept))) kept = drop_last_code_point(kept);
     plan.range.start -= before.size() - kept.size();
     before.resize(kept.size());
+  }
+
+  // Spaces after a line break would indent the next line, so they go too.
+  if (last == U'\n') {
+    std::size_t spaces = 0;
+    while (spaces < after.size() && (after[spaces] == ' ' || after[spaces] == '\t')) ++spaces;
+    plan.range.end += spaces;
+    after.erase(0, spaces);
   }
 
   std::string body(content);

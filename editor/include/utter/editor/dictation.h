@@ -62,7 +62,8 @@ struct InsertionPlan {
 // given the document around it: no double spaces, no space before closing punctuation or
 // after opening punctuation and quotes, no spaces between CJK characters, a capital at the
 // start of the document, after a line break or after a sentence end, and a lower-case first
-// word in the middle of a sentence. Spaces before closing punctuation are taken out.
+// word in the middle of a sentence. Spaces before closing punctuation and a line break, and
+// after a line break, are taken out.
 InsertionPlan plan_insertion(const Document& document, TextRange range, std::string_view text);
 
 // Renders utterance through punctuation, plans it at the selection and applies it as one undo
