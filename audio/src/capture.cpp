@@ -18,6 +18,8 @@
 namespace utter::audio {
 namespace {
 
+constexpr double kStartGraceSeconds = 5.0;
+
 std::string lowercase(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -104,6 +106,7 @@ struct Capture::Impl {
   std::atomic<bool> stream_finished{false};
 
   // Consumer-side watchdog state.
+  std::uint64_t callbacks_at_start = 0;
   std::uint64_t last_seen_callbacks = 0;
   std::chrono::steady_clock::time_point last_progress;
   std::optional<std::string> failure;
@@ -184,7 +187,8 @@ void Capture::start() {
                                  Pa_GetErrorText(error)));
   }
   impl.running = true;
-  impl.last_seen_callbacks = impl.callbacks.load();
+  impl.callbacks_at_start = impl.callbacks.load();
+  impl.last_seen_callbacks = impl.callbacks_at_start;
   impl.last_progress = std::chrono::steady_clock::now();
 }
 
@@ -223,9 +227,14 @@ std::optional<std::string> Capture::check_health(double stall_seconds) {
   if (impl.stream_finished.load(std::memory_order_acquire) || Pa_IsStreamActive(impl.stream) != 1) {
     impl.failure = fmt::format("input device \"{}\" stopped delivering audio (removed or failed)",
                                impl.device.name);
-  } else if (std::chrono::duration<double>(now - impl.last_progress).count() > stall_seconds) {
-    impl.failure = fmt::format("no audio arrived from input device \"{}\" for {:.1f} s; it may have been "
-                               "unplugged or taken by another program", impl.device.name, stall_seconds);
+  } else {
+    // Sound servers can take a second or two to deliver the first buffer after a start.
+    const bool started = callbacks != impl.callbacks_at_start;
+    const double limit = started ? stall_seconds : std::max(stall_seconds, kStartGraceSeconds);
+    if (std::chrono::duration<double>(now - impl.last_progress).count() > limit) {
+      impl.failure = fmt::format("no audio arrived from input device \"{}\" for {:.1f} s; it may have been "
+                                 "unplugged or taken by another program", impl.device.name, limit);
+    }
   }
   return impl.failure;
 }

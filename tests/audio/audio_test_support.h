@@ -46,7 +46,7 @@ class TempDir {
 };
 
 // Quotes a path for the shell (the test paths contain no single quotes).
-inline std::string quoted(const std::filesystem::path& path) {
+inline std::string shell_quote(const std::filesystem::path& path) {
   std::string text(1, '\'');
   text.append(path.string());
   text.push_back('\'');

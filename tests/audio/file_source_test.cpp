@@ -14,7 +14,7 @@
 namespace utter::audio {
 namespace {
 
-using testing::quoted;
+using testing::shell_quote;
 using testing::run_shell;
 
 // Encodes the reference speech once per test program in every supported format.
@@ -43,8 +43,8 @@ class FileSourceTest : public ::testing::Test {
         {"speech.mp3", "", ""},
     };
     for (const SoxOutput& output : outputs) {
-      const std::string command = std::string("sox -R ") + quoted(source) + " " + output.output_options +
-                                  " " + quoted(path(output.name)) + " " + output.effects + " 2>/dev/null";
+      const std::string command = std::string("sox -R ") + shell_quote(source) + " " + output.output_options +
+                                  " " + shell_quote(path(output.name)) + " " + output.effects + " 2>/dev/null";
       ASSERT_EQ(run_shell(command), 0) << command;
     }
     // sox cannot write Opus, so libsndfile encodes that one.
@@ -182,7 +182,7 @@ TEST_F(FileSourceTest, BadFilesGiveClearErrors) {
   write_bytes(path("empty.wav"), "");
   expect_error_mentions(path("empty.wav"), "empty");
 
-  ASSERT_EQ(run_shell("sox -n -r 16000 -c 1 -b 16 " + quoted(path("zero.wav")) + " trim 0 0 2>/dev/null"), 0);
+  ASSERT_EQ(run_shell("sox -n -r 16000 -c 1 -b 16 " + shell_quote(path("zero.wav")) + " trim 0 0 2>/dev/null"), 0);
   expect_error_mentions(path("zero.wav"), "no samples");
 
   write_bytes(path("notes.wav"), "These are meeting notes, not audio.\n");

@@ -12,7 +12,7 @@
 namespace utter::audio {
 namespace {
 
-using testing::quoted;
+using testing::shell_quote;
 using testing::run_shell;
 
 constexpr int kRate = 16000;
@@ -35,8 +35,8 @@ class VoiceActivityTest : public ::testing::Test {
     for (int i = 0; i < 3; ++i) {
       const auto raw = *folder_ / ("phrase" + std::to_string(i) + "_raw.wav");
       const auto trimmed = *folder_ / ("phrase" + std::to_string(i) + ".wav");
-      ASSERT_EQ(run_shell(std::string("espeak-ng -v en-us -s 150 -w ") + quoted(raw) + " '" + phrases[i] + "'"), 0);
-      ASSERT_EQ(run_shell(std::string("sox ") + quoted(raw) + " -r 16000 -b 16 " + quoted(trimmed) +
+      ASSERT_EQ(run_shell(std::string("espeak-ng -v en-us -s 150 -w ") + shell_quote(raw) + " '" + phrases[i] + "'"), 0);
+      ASSERT_EQ(run_shell(std::string("sox ") + shell_quote(raw) + " -r 16000 -b 16 " + shell_quote(trimmed) +
                           " silence 1 1s -50d reverse silence 1 1s -50d reverse 2>/dev/null"),
                 0);
       int rate = 0;
@@ -52,7 +52,7 @@ class VoiceActivityTest : public ::testing::Test {
     const double seconds = static_cast<double>(clip_->size()) / kRate + 0.1;
     for (const char* kind : {"whitenoise", "pinknoise", "brownnoise"}) {
       const auto noise_file = *folder_ / (std::string(kind) + ".wav");
-      ASSERT_EQ(run_shell(std::string("sox -R -n -r 16000 -b 16 -c 1 ") + quoted(noise_file) + " synth " +
+      ASSERT_EQ(run_shell(std::string("sox -R -n -r 16000 -b 16 -c 1 ") + shell_quote(noise_file) + " synth " +
                           std::to_string(seconds) + " " + kind + " 2>/dev/null"),
                 0);
     }

@@ -48,7 +48,8 @@ class Capture {
   std::size_t read(std::vector<float>& out);
 
   // Returns a description of a failure, or nothing while the device is delivering: the stream
-  // ended on its own (device removed or failed), or no audio arrived for stall_seconds.
+  // ended on its own (device removed or failed), or no audio arrived for stall_seconds (at
+  // least 5 s before the first buffer). Call it regularly while recording.
   // Samples captured before the failure stay readable.
   std::optional<std::string> check_health(double stall_seconds = 2.0);
 
