@@ -1,7 +1,7 @@
-// Checks the block formats against files that llama.cpp's llama-quantize wrote: the
-// dequantized weights must land on the quantization grid nearest to the original F32
-// weights, quantizing the F32 weights must reproduce llama.cpp's bytes, and re-quantizing
-// dequantized blocks must give the same blocks back.
+// Checks the block formats against files that llama.cpp's llama-quantize wrote.
+// Dequantized weights must lie on the grid point nearest the original F32 weight, and
+// quantizing the F32 weights must reproduce llama.cpp's bytes. Re-quantizing dequantized
+// blocks must give the same blocks back, or for K-quants values within one step.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -118,9 +118,9 @@ struct ErrorStats {
   uint64_t clamped = 0;
 };
 
-// Each dequantized value must be the grid point nearest the original, so it may differ from
-// it by at most half a step (plus the scale rounding), or by the distance to the grid's end
-// for values the grid cannot reach.
+// Each dequantized value must be the grid point nearest the original. So it may differ by at
+// most half a step plus the scale rounding, plus the distance to the grid's end for values
+// beyond the grid.
 void check_block_errors(TensorType type, const std::byte* block, const float* original,
                         const float* dequantized, ErrorStats& stats) {
   const std::vector<Grid> grids = block_grids(type, block);
@@ -146,10 +146,10 @@ void check_block_errors(TensorType type, const std::byte* block, const float* or
   }
 }
 
-// Largest RMS error relative to the RMS weight a format may show on these Gaussian-like
-// weights: a uniform rounding error of half a step has RMS step / sqrt(12), and the step is
-// about max / 7.5 (Q4_0), max / 15.5 (Q5_0), max / 127 (Q8_0) of blocks whose max is near
-// 2.5 to 3 RMS; the K-quants sit between, with 4, 5 and 6 bits.
+// Largest RMS error, relative to the RMS weight, that a format may show on these
+// Gaussian-like weights. A uniform rounding error has RMS step / sqrt(12). The step is about
+// max / 7.5 (Q4_0), max / 15.5 (Q5_0) or max / 127 (Q8_0), and a block's max is near 2.5 to
+// 3 RMS. The K-quants with 4, 5 and 6 bits fall in between.
 double rms_limit(TensorType type) {
   switch (type) {
     case TensorType::Q8_0: return 0.01;

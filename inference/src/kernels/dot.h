@@ -32,9 +32,9 @@ TensorType dot_type_for(TensorType type);
 // The kernel for `type` in `table`, or nullptr when the table has none.
 DotFn find_dot(const DotTable& table, TensorType type);
 
-// Block accumulation steps shared by every level. They live in dot_scalar.cpp, compiled
-// without FMA, so that no compiler can fuse them differently in the SIMD files; that keeps
-// the K-quant results of all levels bit-identical.
+// Block accumulation steps shared by every level. They live in dot_scalar.cpp, which is
+// compiled without FMA, so the compiler cannot fuse them differently in the SIMD files. This
+// keeps the K-quant results of all levels bit-identical.
 // Returns sum + d * scaled_sum - dmin * min_sum.
 float add_k_block(float sum, float d, int scaled_sum, float dmin, int min_sum);
 // Returns sum + d * total.

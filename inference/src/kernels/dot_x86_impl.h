@@ -5,8 +5,8 @@
 //
 // The integer block sums are the same exact integers as in dot_scalar.cpp. K-quant blocks
 // are reduced to one integer per block and scaled exactly like the scalar code, so those
-// results are bit-identical to it; the 32-element formats keep eight float partial sums per
-// row, so only their float summation order differs from the scalar code.
+// results are bit-identical to it. The 32-element formats keep eight float partial sums per
+// row, so their float summation order differs from the scalar code.
 #pragma once
 
 #include <immintrin.h>
@@ -24,6 +24,9 @@
 
 namespace utter::inference::kernels {
 namespace {
+
+// fp16 to float with the F16C instruction; exact, so identical to half_to_float.
+inline float half_to_float_f16c(uint16_t half) { return _cvtsh_ss(half); }
 
 inline float horizontal_sum(__m256 v) {
   __m128 sum = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -99,7 +102,7 @@ float dot_q8_0(const void* weights, const void* activations, int64_t n) {
   __m256 acc = _mm256_setzero_ps();
   for (int64_t i = 0; i < n / 32; ++i) {
     const __m256i sums = mul_sum_s8s8(load256(w[i].qs), load256(a[i].qs));
-    const __m256 scale = _mm256_set1_ps(half_to_float(w[i].d) * half_to_float(a[i].d));
+    const __m256 scale = _mm256_set1_ps(half_to_float_f16c(w[i].d) * half_to_float_f16c(a[i].d));
     acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc);
   }
   return horizontal_sum(acc);
@@ -112,7 +115,7 @@ float dot_q4_0(const void* weights, const void* activations, int64_t n) {
   for (int64_t i = 0; i < n / 32; ++i) {
     const __m256i q = _mm256_sub_epi8(unpack_nibbles(w[i].qs), _mm256_set1_epi8(8));
     const __m256i sums = mul_sum_s8s8(q, load256(a[i].qs));
-    const __m256 scale = _mm256_set1_ps(half_to_float(w[i].d) * half_to_float(a[i].d));
+    const __m256 scale = _mm256_set1_ps(half_to_float_f16c(w[i].d) * half_to_float_f16c(a[i].d));
     acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc);
   }
   return horizontal_sum(acc);
@@ -126,7 +129,7 @@ float dot_q5_0(const void* weights, const void* activations, int64_t n) {
     const __m256i levels = _mm256_or_si256(unpack_nibbles(w[i].qs), expand_bits_to_0x10(w[i].qh));
     const __m256i q = _mm256_sub_epi8(levels, _mm256_set1_epi8(16));
     const __m256i sums = mul_sum_s8s8(q, load256(a[i].qs));
-    const __m256 scale = _mm256_set1_ps(half_to_float(w[i].d) * half_to_float(a[i].d));
+    const __m256 scale = _mm256_set1_ps(half_to_float_f16c(w[i].d) * half_to_float_f16c(a[i].d));
     acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc);
   }
   return horizontal_sum(acc);
@@ -139,9 +142,9 @@ float dot_q4_1(const void* weights, const void* activations, int64_t n) {
   float offsets = 0.0f;
   for (int64_t i = 0; i < n / 32; ++i) {
     const __m256i sums = mul_sum_u8s8(unpack_nibbles(w[i].qs), load256(a[i].qs));
-    const __m256 scale = _mm256_set1_ps(half_to_float(w[i].d) * half_to_float(a[i].d));
+    const __m256 scale = _mm256_set1_ps(half_to_float_f16c(w[i].d) * half_to_float_f16c(a[i].d));
     acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc);
-    offsets += half_to_float(w[i].m) * half_to_float(a[i].s);
+    offsets += half_to_float_f16c(w[i].m) * half_to_float_f16c(a[i].s);
   }
   return horizontal_sum(acc) + offsets;
 }
@@ -154,9 +157,9 @@ float dot_q5_1(const void* weights, const void* activations, int64_t n) {
   for (int64_t i = 0; i < n / 32; ++i) {
     const __m256i levels = _mm256_or_si256(unpack_nibbles(w[i].qs), expand_bits_to_0x10(w[i].qh));
     const __m256i sums = mul_sum_u8s8(levels, load256(a[i].qs));
-    const __m256 scale = _mm256_set1_ps(half_to_float(w[i].d) * half_to_float(a[i].d));
+    const __m256 scale = _mm256_set1_ps(half_to_float_f16c(w[i].d) * half_to_float_f16c(a[i].d));
     acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc);
-    offsets += half_to_float(w[i].m) * half_to_float(a[i].s);
+    offsets += half_to_float_f16c(w[i].m) * half_to_float_f16c(a[i].s);
   }
   return horizontal_sum(acc) + offsets;
 }
@@ -191,8 +194,8 @@ float dot_q4_k(const void* weights, const void* activations, int64_t n) {
       acc = _mm256_add_epi32(
           acc, mul_sum_u8s8_scaled(high, load256(a[i].qs + 64 * chunk + 32), s_high, s_high));
     }
-    const float d = half_to_float(w[i].d) * a[i].d;
-    const float dmin = half_to_float(w[i].dmin) * a[i].d;
+    const float d = half_to_float_f16c(w[i].d) * a[i].d;
+    const float dmin = half_to_float_f16c(w[i].dmin) * a[i].d;
     sum = add_k_block(sum, d, horizontal_sum(acc), dmin, min_sum);
   }
   return sum;
@@ -226,8 +229,8 @@ float dot_q5_k(const void* weights, const void* activations, int64_t n) {
       acc = _mm256_add_epi32(
           acc, mul_sum_u8s8_scaled(high, load256(a[i].qs + 64 * chunk + 32), s_high, s_high));
     }
-    const float d = half_to_float(w[i].d) * a[i].d;
-    const float dmin = half_to_float(w[i].dmin) * a[i].d;
+    const float d = half_to_float_f16c(w[i].d) * a[i].d;
+    const float dmin = half_to_float_f16c(w[i].dmin) * a[i].d;
     sum = add_k_block(sum, d, horizontal_sum(acc), dmin, min_sum);
   }
   return sum;
@@ -268,7 +271,7 @@ float dot_q6_k(const void* weights, const void* activations, int64_t n) {
       }
     }
     const int total = horizontal_sum(acc) - 32 * offset_sum;
-    sum = add_scaled_block(sum, half_to_float(w[i].d) * a[i].d, total);
+    sum = add_scaled_block(sum, half_to_float_f16c(w[i].d) * a[i].d, total);
   }
   return sum;
 }
