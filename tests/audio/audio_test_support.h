@@ -140,6 +140,58 @@ inline double snr_db(const std::vector<float>& reference, const std::vector<floa
   return 10.0 * std::log10(signal / noise);
 }
 
+// Decimates by averaging groups of `factor` samples, for a coarse correlation search.
+inline std::vector<float> decimate(const std::vector<float>& samples, std::size_t factor) {
+  std::vector<float> out(samples.size() / factor);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    float sum = 0.0f;
+    for (std::size_t k = 0; k < factor; ++k) sum += samples[i * factor + k];
+    out[i] = sum / static_cast<float>(factor);
+  }
+  return out;
+}
+
+inline double correlation_at(const std::vector<float>& reference, const std::vector<float>& recording,
+                      std::size_t offset) {
+  double dot = 0.0;
+  double reference_energy = 0.0;
+  double recording_energy = 0.0;
+  for (std::size_t i = 0; i < reference.size() && offset + i < recording.size(); ++i) {
+    dot += static_cast<double>(reference[i]) * recording[offset + i];
+    reference_energy += static_cast<double>(reference[i]) * reference[i];
+    recording_energy += static_cast<double>(recording[offset + i]) * recording[offset + i];
+  }
+  return dot / std::sqrt(reference_energy * recording_energy + 1e-30);
+}
+
+// Finds where `reference` starts inside `recording`: a search on 8x decimated signals, then
+// a refinement at full rate.
+inline std::size_t find_offset(const std::vector<float>& reference, const std::vector<float>& recording,
+                        double* correlation) {
+  const std::vector<float> coarse_reference = decimate(reference, 8);
+  const std::vector<float> coarse_recording = decimate(recording, 8);
+  std::size_t best = 0;
+  double best_value = -2.0;
+  for (std::size_t offset = 0; offset + coarse_reference.size() / 2 < coarse_recording.size(); ++offset) {
+    const double value = correlation_at(coarse_reference, coarse_recording, offset);
+    if (value > best_value) {
+      best_value = value;
+      best = offset;
+    }
+  }
+  const std::size_t center = best * 8;
+  best_value = -2.0;
+  for (std::size_t offset = center > 16 ? center - 16 : 0; offset <= center + 16; ++offset) {
+    const double value = correlation_at(reference, recording, offset);
+    if (value > best_value) {
+      best_value = value;
+      best = offset;
+    }
+  }
+  *correlation = best_value;
+  return best;
+}
+
 inline double rms_of(const std::vector<float>& samples) {
   double sum = 0.0;
   for (const float value : samples) sum += static_cast<double>(value) * value;

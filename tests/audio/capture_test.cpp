@@ -19,58 +19,6 @@ namespace {
 
 using testing::shell_quote;
 
-// Decimates by averaging groups of `factor` samples, for a coarse correlation search.
-std::vector<float> decimate(const std::vector<float>& samples, std::size_t factor) {
-  std::vector<float> out(samples.size() / factor);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    float sum = 0.0f;
-    for (std::size_t k = 0; k < factor; ++k) sum += samples[i * factor + k];
-    out[i] = sum / static_cast<float>(factor);
-  }
-  return out;
-}
-
-double correlation_at(const std::vector<float>& reference, const std::vector<float>& recording,
-                      std::size_t offset) {
-  double dot = 0.0;
-  double reference_energy = 0.0;
-  double recording_energy = 0.0;
-  for (std::size_t i = 0; i < reference.size() && offset + i < recording.size(); ++i) {
-    dot += static_cast<double>(reference[i]) * recording[offset + i];
-    reference_energy += static_cast<double>(reference[i]) * reference[i];
-    recording_energy += static_cast<double>(recording[offset + i]) * recording[offset + i];
-  }
-  return dot / std::sqrt(reference_energy * recording_energy + 1e-30);
-}
-
-// Finds where `reference` starts inside `recording`: a search on 8x decimated signals, then
-// a refinement at full rate.
-std::size_t find_offset(const std::vector<float>& reference, const std::vector<float>& recording,
-                        double* correlation) {
-  const std::vector<float> coarse_reference = decimate(reference, 8);
-  const std::vector<float> coarse_recording = decimate(recording, 8);
-  std::size_t best = 0;
-  double best_value = -2.0;
-  for (std::size_t offset = 0; offset + coarse_reference.size() / 2 < coarse_recording.size(); ++offset) {
-    const double value = correlation_at(coarse_reference, coarse_recording, offset);
-    if (value > best_value) {
-      best_value = value;
-      best = offset;
-    }
-  }
-  const std::size_t center = best * 8;
-  best_value = -2.0;
-  for (std::size_t offset = center > 16 ? center - 16 : 0; offset <= center + 16; ++offset) {
-    const double value = correlation_at(reference, recording, offset);
-    if (value > best_value) {
-      best_value = value;
-      best = offset;
-    }
-  }
-  *correlation = best_value;
-  return best;
-}
-
 // Drains a capture into 16 kHz samples, failing the test if the device reports a problem.
 class Recorder {
  public:
@@ -181,7 +129,7 @@ TEST_F(CaptureTest, RecordsPlayedSpeech) {
   const std::vector<float>& recording = recorder.samples();
   ASSERT_GT(recording.size(), reference.size());
   double correlation = 0.0;
-  const std::size_t offset = find_offset(reference, recording, &correlation);
+  const std::size_t offset = testing::find_offset(reference, recording, &correlation);
   const std::vector<float> aligned(recording.begin() + static_cast<std::ptrdiff_t>(offset),
                                    recording.begin() + static_cast<std::ptrdiff_t>(std::min(offset + reference.size(), recording.size())));
   const double level_db = 20.0 * std::log10(testing::rms_of(aligned) / testing::rms_of(reference));
