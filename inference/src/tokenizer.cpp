@@ -201,8 +201,19 @@ struct Tokenizer::State {
     const auto id = static_cast<int32_t>(offsets.size() - 1);
     arena.append(value);
     offsets.push_back(static_cast<uint32_t>(arena.size()));
+    if (offsets.size() * 2 > text_slots.size()) rebuild_text_slots(text_slots.size() * 2);
     assign_text(text(id), id);
     return id;
+  }
+
+  // Re-inserts every symbol into a table of `size` slots. Ids are inserted in order, so the
+  // last of several tokens with the same text keeps winning.
+  void rebuild_text_slots(size_t size) {
+    text_slots.assign(size, {});
+    for (size_t id = 0; id + 1 < offsets.size(); ++id) {
+      const std::string_view value = text(static_cast<int32_t>(id));
+      if (!value.empty()) assign_text(value, static_cast<int32_t>(id));
+    }
   }
 
   static uint64_t pair_key(int32_t left, int32_t right) {
@@ -304,12 +315,8 @@ Tokenizer TokenizerBuilder::build(const VocabularyView& vocabulary, TokenizerOpt
     state->offsets.push_back(static_cast<uint32_t>(state->arena.size()));
   }
 
-  // Merge-only symbols are at most one per merge, so the table never needs to grow.
-  state->text_slots.assign(table_size_for(count + vocabulary.merges.size()), {});
-  for (size_t id = 0; id < count; ++id) {
-    const std::string_view text = state->text(static_cast<int32_t>(id));
-    if (!text.empty()) state->assign_text(text, static_cast<int32_t>(id));
-  }
+  // Sized for the tokens; merge-only symbols are rare and grow the table when needed.
+  state->rebuild_text_slots(table_size_for(count));
 
   state->types.resize(count);
   state->byte_values.assign(count, -1);
@@ -626,6 +633,11 @@ void Tokenizer::State::encode_text(std::string_view raw, std::vector<int32_t>& o
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos,
                                        bool parse_special) const {
   const State& state = *state_;
+  // Symbol offsets inside a word are 32-bit, and a space grows into three bytes.
+  if (text.size() > UINT32_MAX / 3) {
+    throw TokenizerError(fmt::format(
+        "cannot encode {} bytes of text at once; split it into pieces below 1 GiB", text.size()));
+  }
   std::vector<int32_t> output;
   output.reserve(text.size() / 3 + 2);
   if (add_bos) {
