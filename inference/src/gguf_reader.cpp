@@ -105,6 +105,28 @@ IntegerValue decode_integer(GgufValueType type, const std::byte* at) {
   return result;
 }
 
+// Names the field being read for error messages. It is formatted only when an error is
+// raised, because building a string per array entry would dominate the parse time.
+struct Where {
+  Where(std::string_view what_in) : what(what_in) {}
+  Where(const std::string& what_in) : what(what_in) {}
+  Where(const char* what_in) : what(what_in) {}
+  Where(std::string_view what_in, std::string_view suffix_in, uint64_t entry_in = kNoEntry)
+      : what(what_in), suffix(suffix_in), entry(entry_in) {}
+
+  static constexpr uint64_t kNoEntry = ~uint64_t{0};
+  std::string_view what;
+  std::string_view suffix;
+  uint64_t entry = kNoEntry;
+
+  std::string text() const {
+    std::string out(what);
+    if (entry != kNoEntry) out += fmt::format(" entry {}", entry);
+    out += suffix;
+    return out;
+  }
+};
+
 class Parser {
  public:
   Parser(std::span<const std::byte> bytes, const std::string& name)
@@ -118,26 +140,26 @@ class Parser {
     throw GgufError(fmt::format("{}: byte {}: {}", name_, at, problem));
   }
 
-  void need(uint64_t count, std::string_view what) const {
+  void need(uint64_t count, const Where& what) const {
     if (count > remaining()) {
       fail(pos_, fmt::format("{} needs {} bytes, but the file ends after {} more ({} bytes in all)",
-                             what, count, remaining(), size_));
+                             what.text(), count, remaining(), size_));
     }
   }
 
   template <typename T>
-  T read(std::string_view what) {
+  T read(const Where& what) {
     need(sizeof(T), what);
     const T value = load<T>(base_ + pos_);
     pos_ += sizeof(T);
     return value;
   }
 
-  std::string_view read_string(std::string_view what) {
+  std::string_view read_string(const Where& what) {
     const uint64_t at = pos_;
     const uint64_t length = read<uint64_t>(what);
     if (length > remaining()) {
-      fail(at, fmt::format("{} has length {}, but only {} bytes remain in the file", what, length,
+      fail(at, fmt::format("{} has length {}, but only {} bytes remain in the file", what.text(), length,
                            remaining()));
     }
     std::string_view text(reinterpret_cast<const char*>(base_ + pos_), length);
@@ -145,7 +167,7 @@ class Parser {
     return text;
   }
 
-  GgufValue read_value(uint32_t type_id, int depth, const std::string& what) {
+  GgufValue read_value(uint32_t type_id, int depth, const Where& what) {
     GgufValue value;
     value.type = static_cast<GgufValueType>(type_id);
     const uint64_t at = pos_;
@@ -162,7 +184,7 @@ class Parser {
       case GgufValueType::F64: value.data = read<double>(what); break;
       case GgufValueType::BOOL: {
         const uint8_t byte = read<uint8_t>(what);
-        if (byte > 1) fail(at, fmt::format("{} is a bool with byte value {}, expected 0 or 1", what, byte));
+        if (byte > 1) fail(at, fmt::format("{} is a bool with byte value {}, expected 0 or 1", what.text(), byte));
         value.data = byte == 1;
         break;
       }
@@ -170,15 +192,16 @@ class Parser {
       case GgufValueType::ARRAY: value.data = read_array(depth, what); break;
       default:
         fail(at, fmt::format("{} has value type id {}, which is not a GGUF value type (0 to 12)",
-                             what, type_id));
+                             what.text(), type_id));
     }
     return value;
   }
 
  private:
-  std::shared_ptr<GgufArray> read_array(int depth, const std::string& what) {
+  std::shared_ptr<GgufArray> read_array(int depth, const Where& where) {
+    const std::string what = where.text();
     const uint64_t type_at = pos_;
-    const uint32_t element_type_id = read<uint32_t>(what + " array element type");
+    const uint32_t element_type_id = read<uint32_t>(Where(what, " array element type"));
     const auto element_size = fixed_value_size(element_type_id);
     if (!element_size) {
       fail(type_at, fmt::format("{} is an array of type id {}, which is not a GGUF value type",
@@ -190,7 +213,7 @@ class Parser {
                                 gguf_format::kMaxArrayDepth));
     }
     const uint64_t count_at = pos_;
-    const uint64_t count = read<uint64_t>(what + " array length");
+    const uint64_t count = read<uint64_t>(Where(what, " array length"));
 
     auto array = std::make_shared<GgufArray>();
     array->element_type = static_cast<GgufValueType>(element_type_id);
@@ -225,8 +248,7 @@ class Parser {
 
     array->elements.reserve(count);
     for (uint64_t i = 0; i < count; ++i) {
-      const std::string element_what = fmt::format("{} entry {}", what, i);
-      array->elements.push_back(read_value(element_type_id, depth + 1, element_what));
+      array->elements.push_back(read_value(element_type_id, depth + 1, Where(what, "", i)));
     }
     return array;
   }
