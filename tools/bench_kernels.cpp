@@ -1,7 +1,7 @@
 // Measures matmul throughput per weight type, kernel level and thread count.
 //
 // Single-token products are bound by reading the weights, so they are reported in GB/s of
-// weight data; multi-token products are reported in GOP/s (2 * rows * cols * tokens).
+// weight data. Multi-token products are reported in GOP/s (2 * rows * cols * tokens).
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
@@ -21,9 +21,9 @@ namespace {
 
 using namespace utter::inference;
 
-// A rows x cols matrix of `type` filled with random weights. Only 64 distinct rows are
-// quantized (the K-quant search is slow) and then repeated; the memory traffic of a product
-// is the same as for fully random weights.
+// Builds a rows x cols matrix of `type` from random weights. Only 64 distinct rows are
+// quantized, because the K-quant search is slow, and then repeated. The memory traffic of a
+// product is the same as for fully random weights.
 std::vector<std::byte> make_weights(TensorType type, int64_t rows, int64_t cols, size_t row_bytes) {
   constexpr int64_t kDistinctRows = 64;
   std::mt19937 rng(42);
@@ -102,7 +102,8 @@ int main(int argc, char** argv) {
   for (const std::string& name : type_names) {
     const auto type = tensor_type_from_name(name);
     if (!type || !tensor_type_traits(*type).can_compute) {
-      fmt::print(stderr, "unknown or unsupported weight type '{}'\n", name);
+      fmt::print(stderr, "unknown weight type '{}' or one without kernels; use F32, F16, BF16, Q8_0, Q4_0, Q4_1, "
+                   "Q5_0, Q5_1, Q4_K, Q5_K or Q6_K\n", name);
       return 2;
     }
     WeightMatrix w;
@@ -118,7 +119,7 @@ int main(int argc, char** argv) {
       set_kernel_level(level);
       for (int threads : thread_counts) {
         ThreadPool pool(threads);
-        // The scalar level is slow; fewer repeats keep the whole run short.
+        // The scalar level is slow, so one timed call keeps the whole run short.
         const int level_repeats = level == KernelLevel::Scalar ? 1 : repeats;
         const double single = time_matmul(w, x, 1, y, &pool, level_repeats);
         const double batch = time_matmul(w, x, batch_tokens, y, &pool, level_repeats);

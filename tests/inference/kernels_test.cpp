@@ -364,16 +364,19 @@ TEST(Quantize, Q8_KClampsOppositeEnd) {
 }
 
 TEST(Quantize, Q8_0AndQ4_0Rules) {
+  // A maximum of 127 makes d exactly 1, so the ties below are exact. Q8_0 rounds halves
+  // away from zero, where round-to-even would give -62 and 0.
   std::vector<float> x(32, 0.0f);
-  x[0] = 12.7f;
-  x[1] = -6.35f;  // exactly half of the maximum: -63.5 rounds away from zero to -64
-  x[2] = 0.05f;   // 0.5 step rounds away from zero to 1 in Q8_0
+  x[0] = 127.0f;
+  x[1] = -62.5f;
+  x[2] = 0.5f;
   const auto q8 = quantized(TensorType::Q8_0, x);
   kernels::BlockQ8_0 block8;
   std::memcpy(&block8, q8.data(), sizeof(block8));
-  EXPECT_EQ(block8.d, fp32_to_fp16(0.1f));
+  EXPECT_EQ(block8.d, 0x3C00);
   EXPECT_EQ(block8.qs[0], 127);
-  EXPECT_EQ(block8.qs[1], -64);
+  EXPECT_EQ(block8.qs[1], -63);
+  EXPECT_EQ(block8.qs[2], 1);
 
   std::vector<float> y(32, 0.0f);
   y[0] = -4.0f;  // signed maximum: d = -4 / -8 = 0.5, level 0 (value -8 * 0.5)

@@ -67,7 +67,8 @@ namespace {
 
 struct CpuFeatures {
   bool avx2 = false;
-  bool avx512 = false;       // F, BW, VL and VNNI together
+  // F, BW, VL and VNNI, plus DQ because dot_avx512.cpp is compiled with -mavx512dq.
+  bool avx512 = false;
   bool avx512_bf16 = false;  // vdpbf16ps
 };
 

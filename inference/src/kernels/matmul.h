@@ -1,9 +1,9 @@
 // Matrix products straight from quantized weight blocks.
 //
 // As in llama.cpp's CPU backend, activations are first converted to the weight type's "dot
-// type" (Q8_0 blocks for Q4_0/Q4_1/Q5_0/Q5_1/Q8_0 weights, Q8_K for K-quants, F16 for F16,
-// BF16 for BF16, F32 for F32), then each output is an integer or low-precision dot product
-// scaled by the block scales. That keeps results within llama.cpp's rounding.
+// type": Q8_0 blocks for Q4_0/Q5_0/Q8_0 weights, Q8_1 for Q4_1/Q5_1, Q8_K for K-quants, F16
+// for F16, BF16 for BF16 and F32 for F32. Each output is then an integer or low-precision dot
+// product scaled by the block scales. That keeps results within llama.cpp's rounding.
 #pragma once
 
 #include <cstddef>
