@@ -42,15 +42,39 @@ std::string describe_unit(const std::string& direction, const std::string& unit)
   return unit;
 }
 
-std::optional<TextRange> find_unit(const Document& document, const std::string& direction,
-                                   TextUnit unit) {
-  const std::string& text = document.text();
-  const Selection selection = document.selection();
+std::optional<TextRange> find_unit_in(std::string_view text, Selection selection, const std::string& direction,
+                                      TextUnit unit) {
   if (direction == "previous") return unit_before(text, selection.start(), unit);
   if (direction == "next") return unit_after(text, selection.end(), unit);
   if (auto range = unit_at(text, selection.head, unit)) return range;
   if (auto range = unit_before(text, selection.head, unit)) return range;
   return unit_after(text, selection.head, unit);
+}
+
+std::optional<TextRange> find_unit(const Document& document, const std::string& direction,
+                                   TextUnit unit) {
+  const std::string& text = document.text();
+  const Selection selection = document.selection();
+  // ICU's word and sentence rules never join text across a line break, so a window of whole
+  // lines around the selection gives the same units as the whole text, and keeps commands
+  // fast in very large documents. The whole text is searched only when the window has none.
+  constexpr std::size_t kWindowBytes = 64 * 1024;
+  if (unit == TextUnit::kWord || unit == TextUnit::kSentence) {
+    const std::size_t from = selection.start() > kWindowBytes ? selection.start() - kWindowBytes : 0;
+    const std::size_t to = std::min(text.size(), selection.end() + kWindowBytes);
+    std::size_t window_start = from == 0 ? 0 : text.rfind('\n', from);
+    window_start = window_start == std::string::npos ? 0 : (from == 0 ? 0 : window_start + 1);
+    std::size_t window_end = to == text.size() ? to : text.find('\n', to);
+    if (window_end == std::string::npos) window_end = text.size();
+    if (window_start > 0 || window_end < text.size()) {
+      const std::string_view window = std::string_view(text).substr(window_start, window_end - window_start);
+      const Selection shifted{selection.anchor - window_start, selection.head - window_start};
+      if (auto range = find_unit_in(window, shifted, direction, unit)) {
+        return TextRange{range->start + window_start, range->end + window_start};
+      }
+    }
+  }
+  return find_unit_in(text, selection, direction, unit);
 }
 
 TextUnit parse_unit(const std::string& name) {

@@ -20,7 +20,7 @@ struct CommandCase {
   std::string utterance;
   std::string expected;       // the document afterwards, with its selection marked
   bool succeeds = true;
-  std::string last_insertion;  // text of the last dictated utterance (its last occurrence)
+  std::string last_insertion = {};  // text of the last dictated utterance (its last occurrence)
 };
 
 const std::vector<CommandCase>& command_cases() {
