@@ -3,7 +3,7 @@
 // files: the same metadata keys and key types, tensor names, shapes and tensor order.
 //
 // Tensor data are generated, encoded and written one chunk of rows at a time, so even the
-// full 12B shape needs little memory; --zero-weights writes matrices as holes in a sparse
+// full 12B shape needs little memory. --zero-weights writes matrices as holes in a sparse
 // file, which lays out the 12B shape in about a second.
 #include <cmath>
 #include <cstdint>
@@ -135,7 +135,8 @@ void add_text_metadata(GgufWriter& writer, const std::string& name, const ModelS
   writer.add_metadata("gemma4.embedding_length_per_layer_input", gguf_make_u32(0));
   writer.add_metadata("gemma4.attention.sliding_window_pattern",
                       gguf_make_bool_array(sliding_pattern));
-  // Both layer kinds rotate the whole head; rope_freqs freezes part of the full layers' pairs.
+  // Both layer kinds rotate the whole head, and rope_freqs freezes most of the full layers'
+  // pairs.
   writer.add_metadata("gemma4.rope.dimension_count", gguf_make_u32(shape.head_dim_full));
   writer.add_metadata("gemma4.rope.dimension_count_swa", gguf_make_u32(shape.head_dim_swa));
 }
@@ -259,8 +260,8 @@ int run(const Options& options, const ShapeOverrides& overrides) {
     throw std::invalid_argument(fmt::format("--threads {} must be at least 1", options.threads));
   }
 
-  // Check every type against every row length before the slow tokenizer read; the
-  // vocabulary size only changes the embedding's row count.
+  // Check every type against every row length before the slow tokenizer read. The
+  // vocabulary size changes only the embedding's row count, so 1 stands in for it here.
   const WeightTypes types = parse_weight_types(options);
   validate_block_sizes(plan_text_tensors(*shape, 1, types.matrix, types.embedding, {}));
   validate_block_sizes({plan_audio_projector(*shape, types.projector)});

@@ -354,10 +354,10 @@ inline Vocabulary cut_vocabulary(Vocabulary full, uint32_t size) {
   for (const auto& slot : kGemma4Slots) media_ids.emplace(slot.text, slot.id);
 
   Vocabulary cut;
-  const size_t kept = size - media_count;
+  const size_t first_media_id = size - media_count;
   cut.tokens.reserve(size);
   cut.token_types.reserve(size);
-  for (size_t id = 0; id < kept; ++id) {
+  for (size_t id = 0; id < first_media_id; ++id) {
     cut.tokens.push_back(std::move(full.tokens[id]));
     cut.token_types.push_back(full.token_types[id]);
   }
@@ -368,7 +368,7 @@ inline Vocabulary cut_vocabulary(Vocabulary full, uint32_t size) {
   }
   for (std::string_view text : kSuppressedTokens) {
     for (size_t i = 0; i < media_count; ++i) {
-      if (kMediaTokens[i] == text) cut.suppress_tokens.push_back(static_cast<int32_t>(kept + i));
+      if (kMediaTokens[i] == text) cut.suppress_tokens.push_back(static_cast<int32_t>(first_media_id + i));
     }
   }
 

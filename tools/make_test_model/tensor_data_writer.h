@@ -1,6 +1,6 @@
-// Generates random tensor data row by row, encodes it in the tensor's type on a thread pool,
-// and streams it to a GgufWriter one chunk of rows at a time, so memory stays at a few
-// chunk buffers whatever the model size.
+// Generates random tensor data row by row and encodes it in the tensor's type on a thread
+// pool. The rows go to a GgufWriter one chunk at a time, so memory use stays at one chunk
+// buffer whatever the model size.
 #pragma once
 
 #include <unistd.h>
@@ -87,7 +87,7 @@ inline void generate_row(const TensorPlan& plan, uint64_t seed, uint64_t row,
   }
 }
 
-// Encodes a float row as `type` into `destination`, which holds exactly one row's bytes.
+// Encodes a float row as `type` into `destination`, which has room for exactly one row.
 inline void encode_row(TensorType type, std::span<const float> values, std::byte* destination) {
   const auto count = static_cast<int64_t>(values.size());
   switch (type) {
