@@ -261,7 +261,7 @@ int run(const Options& options, const ShapeOverrides& overrides) {
   }
 
   // Check every type against every row length before the slow tokenizer read. The
-  // vocabulary size changes only the embedding's row count, so 1 stands in for it here.
+  // vocabulary size changes only the embedding's row count, so a placeholder of 1 is used.
   const WeightTypes types = parse_weight_types(options);
   validate_block_sizes(plan_text_tensors(*shape, 1, types.matrix, types.embedding, {}));
   validate_block_sizes({plan_audio_projector(*shape, types.projector)});

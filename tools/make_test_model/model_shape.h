@@ -171,9 +171,9 @@ struct TensorPlan {
   }
 };
 
-// Distributions of the random weights; the defaults follow the recipe of the reference tiny
-// models (embedding std 0.15, matrix std 0.05, norm weights around 1 with std 0.1, q/k norm
-// weights around 0.35).
+// Distributions of the random weights. The defaults follow the recipe of the reference tiny
+// models: embedding std 0.15, matrix std 0.05, norm weights around 1 with std 0.1 and q/k
+// norm weights around 0.35.
 struct WeightRecipe {
   float embedding_std = 0.15f;
   float matrix_std = 0.05f;
