@@ -465,6 +465,42 @@ TEST(DotKernels, SimdMatchesScalar) {
   }
 }
 
+TEST(DotKernels, MultiTokenMatchesSingle) {
+  uint32_t seed = 900;
+  int kernels_checked = 0;
+  for (TensorType type : kComputeTypes) {
+    const TensorType act_type = kernels::dot_type_for(type);
+    const int64_t n = is_k_quant(type) ? 3 * 256 : 7 * 32;
+    const auto w = quantized(type, random_floats(n, seed++));
+    const size_t stride = *tensor_row_bytes(act_type, n);
+    std::vector<std::byte> a(stride * kernels::kMaxDotTokens);
+    for (int t = 0; t < kernels::kMaxDotTokens; ++t) {
+      const auto row = quantized(act_type, random_floats(n, seed++));
+      std::memcpy(a.data() + t * stride, row.data(), stride);
+    }
+    for (KernelLevel level : supported_levels()) {
+      const kernels::DotTable& table = level == KernelLevel::Scalar ? kernels::scalar_dot_table()
+                                       : level == KernelLevel::Avx2 ? kernels::avx2_dot_table()
+                                                                    : kernels::avx512_dot_table(false);
+      const kernels::DotTokensFn tokens_fn = kernels::find_dot_tokens(table, type);
+      if (tokens_fn == nullptr) continue;
+      ++kernels_checked;
+      const DotFn single = kernels::find_dot(table, type);
+      for (int count = 1; count <= kernels::kMaxDotTokens; ++count) {
+        float out[kernels::kMaxDotTokens];
+        tokens_fn(w.data(), a.data(), stride, count, n, out);
+        for (int t = 0; t < count; ++t) {
+          const float expected = single(w.data(), a.data() + t * stride, n);
+          EXPECT_EQ(std::bit_cast<uint32_t>(out[t]), std::bit_cast<uint32_t>(expected))
+              << tensor_type_name(type) << " level " << kernel_level_name(level) << " tokens "
+              << count << " row " << t;
+        }
+      }
+    }
+  }
+  if (detected_kernel_level() >= KernelLevel::Avx2) EXPECT_GE(kernels_checked, 6);
+}
+
 TEST(DotKernels, ExtremeLevelsDoNotSaturate) {
   // Weights at the ends of their ranges times activations of +-127: the largest products
   // the 8-bit paths see. The scalar reference computes them in plain int.

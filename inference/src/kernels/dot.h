@@ -2,6 +2,7 @@
 // weight type's dot type (see dot_type_for). One table per instruction-set level.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "utter/inference/tensor_type.h"
@@ -10,6 +11,13 @@ namespace utter::inference::kernels {
 
 // Returns the dot product of `n` elements (a whole number of blocks of both formats).
 using DotFn = float (*)(const void* weights, const void* activations, int64_t n);
+
+// Computes the dot products of one weight row with `tokens` (1..kMaxDotTokens) activation
+// rows that lie `stride` bytes apart, into out[0..tokens). Each result equals what the
+// single-row kernel of the same table returns for that activation row.
+using DotTokensFn = void (*)(const void* weights, const std::byte* activations, size_t stride,
+                             int tokens, int64_t n, float* out);
+constexpr int kMaxDotTokens = 4;
 
 struct DotTable {
   DotFn q4_0 = nullptr;  // x Q8_0
@@ -23,6 +31,13 @@ struct DotTable {
   DotFn f16 = nullptr;   // x F16
   DotFn bf16 = nullptr;  // x BF16
   DotFn f32 = nullptr;   // x F32
+  // Multi-row variants; null where the table only has single-row kernels.
+  DotTokensFn q4_0_tokens = nullptr;
+  DotTokensFn q5_0_tokens = nullptr;
+  DotTokensFn q8_0_tokens = nullptr;
+  DotTokensFn q4_k_tokens = nullptr;
+  DotTokensFn q5_k_tokens = nullptr;
+  DotTokensFn q6_k_tokens = nullptr;
 };
 
 // The activation format used with weights of `type`; throws std::invalid_argument for a
@@ -31,6 +46,7 @@ TensorType dot_type_for(TensorType type);
 
 // The kernel for `type` in `table`, or nullptr when the table has none.
 DotFn find_dot(const DotTable& table, TensorType type);
+DotTokensFn find_dot_tokens(const DotTable& table, TensorType type);
 
 // Block accumulation steps shared by every level. They live in dot_scalar.cpp, which is
 // compiled without FMA, so the compiler cannot fuse them differently in the SIMD files. This

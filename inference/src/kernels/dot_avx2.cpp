@@ -6,8 +6,14 @@
 namespace utter::inference::kernels {
 
 const DotTable& avx2_dot_table() {
-  static const DotTable table = {dot_q4_0, dot_q4_1, dot_q5_0,    dot_q5_1,     dot_q8_0,   dot_q4_k,
-                                 dot_q5_k, dot_q6_k, dot_f16_256, dot_bf16_256, dot_f32_256};
+  static const DotTable table = [] {
+    DotTable kernels;
+    fill_integer_kernels(kernels);
+    kernels.f16 = dot_f16_256;
+    kernels.bf16 = dot_bf16_256;
+    kernels.f32 = dot_f32_256;
+    return kernels;
+  }();
   return table;
 }
 

@@ -99,12 +99,18 @@ constexpr DotFn dot_bf16_512 = dot_half_512<load_bf16x16, bf16_bits_to_float>;
 }  // namespace
 
 const DotTable& avx512_dot_table(bool with_bf16) {
-  static const DotTable table = {dot_q4_0, dot_q4_1, dot_q5_0,    dot_q5_1,     dot_q8_0,   dot_q4_k,
-                                 dot_q5_k, dot_q6_k, dot_f16_512, dot_bf16_512, dot_f32_512};
+  static const DotTable table = [] {
+    DotTable kernels;
+    fill_integer_kernels(kernels);
+    kernels.f16 = dot_f16_512;
+    kernels.bf16 = dot_bf16_512;
+    kernels.f32 = dot_f32_512;
+    return kernels;
+  }();
   static const DotTable table_bf16 = [] {
-    DotTable copy = table;
-    copy.bf16 = dot_bf16_dpbf16;
-    return copy;
+    DotTable kernels = table;
+    kernels.bf16 = dot_bf16_dpbf16;
+    return kernels;
   }();
   return with_bf16 ? table_bf16 : table;
 }

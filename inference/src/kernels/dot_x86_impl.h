@@ -58,16 +58,22 @@ inline __m256i mul_sum_s8s8(__m256i w, __m256i a) {
   return mul_sum_u8s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
 }
 
-// As mul_sum_u8s8, each int32 lane multiplied by the matching lane of `scales` (the same
-// value in every lane of a 128-bit half).
-inline __m256i mul_sum_u8s8_scaled(__m256i u, __m256i s, int scale_low, int scale_high) {
+// A vector of per-lane factors for mul_sum_u8s8_scaled: `low` for the sums of the first 16
+// bytes, `high` for those of the last 16.
+inline __m256i make_scales(int low, int high) {
 #if UTTER_DOT_VNNI
-  const __m256i scales =
-      _mm256_set_m128i(_mm_set1_epi32(scale_high), _mm_set1_epi32(scale_low));
+  return _mm256_set_m128i(_mm_set1_epi32(high), _mm_set1_epi32(low));
+#else
+  return _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(high)),
+                          _mm_set1_epi16(static_cast<int16_t>(low)));
+#endif
+}
+
+// As mul_sum_u8s8, each int32 lane multiplied by its factor from make_scales.
+inline __m256i mul_sum_u8s8_scaled(__m256i u, __m256i s, __m256i scales) {
+#if UTTER_DOT_VNNI
   return _mm256_mullo_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s), scales);
 #else
-  const __m256i scales = _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(scale_high)),
-                                          _mm_set1_epi16(static_cast<int16_t>(scale_low)));
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scales);
 #endif
 }
@@ -96,43 +102,51 @@ inline __m256i expand_bits_to_0x10(const uint8_t* bits) {
   return _mm256_and_si256(set, _mm256_set1_epi8(0x10));
 }
 
-float dot_q8_0(const void* weights, const void* activations, int64_t n) {
-  const auto* w = static_cast<const BlockQ8_0*>(weights);
-  const auto* a = static_cast<const BlockQ8_0*>(activations);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n / 32; ++i) {
-    const __m256i sums = mul_sum_s8s8(load256(w[i].qs), load256(a[i].qs));
-    const __m256 scale = _mm256_set1_ps(half_to_float_f16c(w[i].d) * half_to_float_f16c(a[i].d));
-    acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc);
-  }
-  return horizontal_sum(acc);
-}
+// Signed levels of one block of each 32-element symmetric format.
+struct LevelsQ8_0 {
+  using Block = BlockQ8_0;
+  static __m256i levels(const Block& block) { return load256(block.qs); }
+};
 
-float dot_q4_0(const void* weights, const void* activations, int64_t n) {
-  const auto* w = static_cast<const BlockQ4_0*>(weights);
-  const auto* a = static_cast<const BlockQ8_0*>(activations);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n / 32; ++i) {
-    const __m256i q = _mm256_sub_epi8(unpack_nibbles(w[i].qs), _mm256_set1_epi8(8));
-    const __m256i sums = mul_sum_s8s8(q, load256(a[i].qs));
-    const __m256 scale = _mm256_set1_ps(half_to_float_f16c(w[i].d) * half_to_float_f16c(a[i].d));
-    acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc);
+struct LevelsQ4_0 {
+  using Block = BlockQ4_0;
+  static __m256i levels(const Block& block) {
+    return _mm256_sub_epi8(unpack_nibbles(block.qs), _mm256_set1_epi8(8));
   }
-  return horizontal_sum(acc);
-}
+};
 
-float dot_q5_0(const void* weights, const void* activations, int64_t n) {
-  const auto* w = static_cast<const BlockQ5_0*>(weights);
-  const auto* a = static_cast<const BlockQ8_0*>(activations);
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t i = 0; i < n / 32; ++i) {
-    const __m256i levels = _mm256_or_si256(unpack_nibbles(w[i].qs), expand_bits_to_0x10(w[i].qh));
-    const __m256i q = _mm256_sub_epi8(levels, _mm256_set1_epi8(16));
-    const __m256i sums = mul_sum_s8s8(q, load256(a[i].qs));
-    const __m256 scale = _mm256_set1_ps(half_to_float_f16c(w[i].d) * half_to_float_f16c(a[i].d));
-    acc = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc);
+struct LevelsQ5_0 {
+  using Block = BlockQ5_0;
+  static __m256i levels(const Block& block) {
+    const __m256i unsigned_levels =
+        _mm256_or_si256(unpack_nibbles(block.qs), expand_bits_to_0x10(block.qh));
+    return _mm256_sub_epi8(unsigned_levels, _mm256_set1_epi8(16));
   }
-  return horizontal_sum(acc);
+};
+
+// Dot products of one weight row with T Q8_0 activation rows `stride` bytes apart. Each
+// block is decoded once for all T rows; every row sees the same operations as with T = 1.
+template <typename Format, int T>
+void dot_symmetric32(const void* weights, const std::byte* activations, size_t stride, int64_t n,
+                     float* out) {
+  const auto* w = static_cast<const typename Format::Block*>(weights);
+  const BlockQ8_0* a[T];
+  __m256 acc[T];
+  for (int t = 0; t < T; ++t) {
+    a[t] = reinterpret_cast<const BlockQ8_0*>(activations + t * stride);
+    acc[t] = _mm256_setzero_ps();
+  }
+  for (int64_t i = 0; i < n / 32; ++i) {
+    const __m256i q = Format::levels(w[i]);
+    const __m256i q_abs = _mm256_sign_epi8(q, q);
+    const float dw = half_to_float_f16c(w[i].d);
+    for (int t = 0; t < T; ++t) {
+      const __m256i sums = mul_sum_u8s8(q_abs, _mm256_sign_epi8(load256(a[t][i].qs), q));
+      const __m256 scale = _mm256_set1_ps(dw * half_to_float_f16c(a[t][i].d));
+      acc[t] = _mm256_fmadd_ps(scale, _mm256_cvtepi32_ps(sums), acc[t]);
+    }
+  }
+  for (int t = 0; t < T; ++t) out[t] = horizontal_sum(acc[t]);
 }
 
 float dot_q4_1(const void* weights, const void* activations, int64_t n) {
@@ -164,89 +178,100 @@ float dot_q5_1(const void* weights, const void* activations, int64_t n) {
   return horizontal_sum(acc) + offsets;
 }
 
-// The min term of a Q4_K/Q5_K block: sum over sub-blocks of min * activation sum.
-inline int k4_min_sum(const uint8_t* packed_scales, const BlockQ8_K& a, uint8_t* scales) {
+// Unpacks the eight 6-bit scales and mins of a Q4_K/Q5_K block.
+inline void unpack_k4_scales(const uint8_t* packed_scales, uint8_t* scales, uint8_t* mins) {
+  for (int j = 0; j < 8; ++j) unpack_scale_min_k4(packed_scales, j, scales[j], mins[j]);
+}
+
+// The min term of a Q4_K/Q5_K block: the sum over sub-blocks of min * activation sum.
+inline int k4_min_sum(const uint8_t* mins, const BlockQ8_K& a) {
   int min_sum = 0;
-  for (int j = 0; j < 8; ++j) {
-    uint8_t min;
-    unpack_scale_min_k4(packed_scales, j, scales[j], min);
-    min_sum += min * (a.bsums[2 * j] + a.bsums[2 * j + 1]);
-  }
+  for (int j = 0; j < 8; ++j) min_sum += mins[j] * (a.bsums[2 * j] + a.bsums[2 * j + 1]);
   return min_sum;
 }
 
-float dot_q4_k(const void* weights, const void* activations, int64_t n) {
-  const auto* w = static_cast<const BlockQ4_K*>(weights);
-  const auto* a = static_cast<const BlockQ8_K*>(activations);
-  const __m256i low_mask = _mm256_set1_epi8(0x0F);
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n / 256; ++i) {
-    uint8_t scales[8];
-    const int min_sum = k4_min_sum(w[i].scales, a[i], scales);
-    __m256i acc = _mm256_setzero_si256();
-    for (int chunk = 0; chunk < 4; ++chunk) {
-      const __m256i q = load256(w[i].qs + 32 * chunk);
-      const __m256i low = _mm256_and_si256(q, low_mask);
-      const __m256i high = _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
-      const int s_low = scales[2 * chunk], s_high = scales[2 * chunk + 1];
-      acc = _mm256_add_epi32(
-          acc, mul_sum_u8s8_scaled(low, load256(a[i].qs + 64 * chunk), s_low, s_low));
-      acc = _mm256_add_epi32(
-          acc, mul_sum_u8s8_scaled(high, load256(a[i].qs + 64 * chunk + 32), s_high, s_high));
-    }
-    const float d = half_to_float_f16c(w[i].d) * a[i].d;
-    const float dmin = half_to_float_f16c(w[i].dmin) * a[i].d;
-    sum = add_k_block(sum, d, horizontal_sum(acc), dmin, min_sum);
+// Unsigned 4-bit (Q4_K) or 5-bit (Q5_K) levels of the two sub-blocks of chunk `chunk`.
+struct LevelsQ4_K {
+  using Block = BlockQ4_K;
+  static void levels(const Block& block, int chunk, __m256i& low, __m256i& high) {
+    const __m256i low_mask = _mm256_set1_epi8(0x0F);
+    const __m256i q = load256(block.qs + 32 * chunk);
+    low = _mm256_and_si256(q, low_mask);
+    high = _mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask);
   }
-  return sum;
+};
+
+struct LevelsQ5_K {
+  using Block = BlockQ5_K;
+  static void levels(const Block& block, int chunk, __m256i& low, __m256i& high) {
+    const __m256i low_mask = _mm256_set1_epi8(0x0F);
+    const __m256i fifth_bit = _mm256_set1_epi8(0x10);
+    const __m256i q = load256(block.qs + 32 * chunk);
+    const __m256i qh = load256(block.qh);
+    const __m256i bit_low = _mm256_set1_epi8(static_cast<char>(1 << (2 * chunk)));
+    const __m256i bit_high = _mm256_set1_epi8(static_cast<char>(2 << (2 * chunk)));
+    const __m256i fifth_low =
+        _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit_low), bit_low), fifth_bit);
+    const __m256i fifth_high =
+        _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit_high), bit_high), fifth_bit);
+    low = _mm256_or_si256(_mm256_and_si256(q, low_mask), fifth_low);
+    high = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask), fifth_high);
+  }
+};
+
+// Q4_K/Q5_K rows times T Q8_K activation rows `stride` bytes apart, decoding each block once.
+template <typename Format, int T>
+void dot_k4(const void* weights, const std::byte* activations, size_t stride, int64_t n,
+            float* out) {
+  const auto* w = static_cast<const typename Format::Block*>(weights);
+  const BlockQ8_K* a[T];
+  float sums[T];
+  for (int t = 0; t < T; ++t) {
+    a[t] = reinterpret_cast<const BlockQ8_K*>(activations + t * stride);
+    sums[t] = 0.0f;
+  }
+  for (int64_t i = 0; i < n / 256; ++i) {
+    uint8_t scales[8], mins[8];
+    unpack_k4_scales(w[i].scales, scales, mins);
+    __m256i acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_si256();
+    for (int chunk = 0; chunk < 4; ++chunk) {
+      __m256i low, high;
+      Format::levels(w[i], chunk, low, high);
+      const __m256i scale_low = make_scales(scales[2 * chunk], scales[2 * chunk]);
+      const __m256i scale_high = make_scales(scales[2 * chunk + 1], scales[2 * chunk + 1]);
+      for (int t = 0; t < T; ++t) {
+        const int8_t* act = a[t][i].qs + 64 * chunk;
+        acc[t] = _mm256_add_epi32(acc[t], mul_sum_u8s8_scaled(low, load256(act), scale_low));
+        acc[t] = _mm256_add_epi32(acc[t], mul_sum_u8s8_scaled(high, load256(act + 32), scale_high));
+      }
+    }
+    const float dw = half_to_float_f16c(w[i].d);
+    const float dmin_w = half_to_float_f16c(w[i].dmin);
+    for (int t = 0; t < T; ++t) {
+      sums[t] = add_k_block(sums[t], dw * a[t][i].d, horizontal_sum(acc[t]), dmin_w * a[t][i].d,
+                            k4_min_sum(mins, a[t][i]));
+    }
+  }
+  for (int t = 0; t < T; ++t) out[t] = sums[t];
 }
 
-float dot_q5_k(const void* weights, const void* activations, int64_t n) {
-  const auto* w = static_cast<const BlockQ5_K*>(weights);
-  const auto* a = static_cast<const BlockQ8_K*>(activations);
-  const __m256i low_mask = _mm256_set1_epi8(0x0F);
-  const __m256i fifth_bit = _mm256_set1_epi8(0x10);
-  float sum = 0.0f;
-  for (int64_t i = 0; i < n / 256; ++i) {
-    uint8_t scales[8];
-    const int min_sum = k4_min_sum(w[i].scales, a[i], scales);
-    const __m256i qh = load256(w[i].qh);
-    __m256i acc = _mm256_setzero_si256();
-    for (int chunk = 0; chunk < 4; ++chunk) {
-      const __m256i q = load256(w[i].qs + 32 * chunk);
-      const __m256i bit_low = _mm256_set1_epi8(static_cast<char>(1 << (2 * chunk)));
-      const __m256i bit_high = _mm256_set1_epi8(static_cast<char>(2 << (2 * chunk)));
-      const __m256i high_low =
-          _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, bit_low), bit_low), fifth_bit);
-      const __m256i high_high = _mm256_and_si256(
-          _mm256_cmpeq_epi8(_mm256_and_si256(qh, bit_high), bit_high), fifth_bit);
-      const __m256i low = _mm256_or_si256(_mm256_and_si256(q, low_mask), high_low);
-      const __m256i high =
-          _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 4), low_mask), high_high);
-      const int s_low = scales[2 * chunk], s_high = scales[2 * chunk + 1];
-      acc = _mm256_add_epi32(
-          acc, mul_sum_u8s8_scaled(low, load256(a[i].qs + 64 * chunk), s_low, s_low));
-      acc = _mm256_add_epi32(
-          acc, mul_sum_u8s8_scaled(high, load256(a[i].qs + 64 * chunk + 32), s_high, s_high));
-    }
-    const float d = half_to_float_f16c(w[i].d) * a[i].d;
-    const float dmin = half_to_float_f16c(w[i].dmin) * a[i].d;
-    sum = add_k_block(sum, d, horizontal_sum(acc), dmin, min_sum);
-  }
-  return sum;
-}
-
-float dot_q6_k(const void* weights, const void* activations, int64_t n) {
+// Q6_K rows times T Q8_K activation rows. Levels are used unsigned (0..63), and the -32
+// offset is applied once per group through the activation sums.
+template <int T>
+void dot_q6_k_rows(const void* weights, const std::byte* activations, size_t stride, int64_t n,
+                   float* out) {
   const auto* w = static_cast<const BlockQ6_K*>(weights);
-  const auto* a = static_cast<const BlockQ8_K*>(activations);
+  const BlockQ8_K* a[T];
+  float sums[T];
+  for (int t = 0; t < T; ++t) {
+    a[t] = reinterpret_cast<const BlockQ8_K*>(activations + t * stride);
+    sums[t] = 0.0f;
+  }
   const __m256i low_mask = _mm256_set1_epi8(0x0F);
-  float sum = 0.0f;
   for (int64_t i = 0; i < n / 256; ++i) {
-    // Levels are used unsigned (0..63); the -32 offset is applied once per group through
-    // the activation sums.
-    int offset_sum = 0;
-    for (int group = 0; group < 16; ++group) offset_sum += w[i].scales[group] * a[i].bsums[group];
-    __m256i acc = _mm256_setzero_si256();
+    __m256i acc[T];
+    for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_si256();
     for (int half = 0; half < 2; ++half) {
       const __m256i ql0 = load256(w[i].ql + 64 * half);
       const __m256i ql1 = load256(w[i].ql + 64 * half + 32);
@@ -265,15 +290,79 @@ float dot_q6_k(const void* weights, const void* activations, int64_t n) {
       };
       const int8_t* scales = w[i].scales + 8 * half;
       for (int k = 0; k < 4; ++k) {
-        const __m256i act = load256(a[i].qs + 128 * half + 32 * k);
-        acc = _mm256_add_epi32(
-            acc, mul_sum_u8s8_scaled(levels[k], act, scales[2 * k], scales[2 * k + 1]));
+        const __m256i factors = make_scales(scales[2 * k], scales[2 * k + 1]);
+        for (int t = 0; t < T; ++t) {
+          const __m256i act = load256(a[t][i].qs + 128 * half + 32 * k);
+          acc[t] = _mm256_add_epi32(acc[t], mul_sum_u8s8_scaled(levels[k], act, factors));
+        }
       }
     }
-    const int total = horizontal_sum(acc) - 32 * offset_sum;
-    sum = add_scaled_block(sum, half_to_float_f16c(w[i].d) * a[i].d, total);
+    const float dw = half_to_float_f16c(w[i].d);
+    for (int t = 0; t < T; ++t) {
+      int offset_sum = 0;
+      for (int group = 0; group < 16; ++group) {
+        offset_sum += w[i].scales[group] * a[t][i].bsums[group];
+      }
+      const int total = horizontal_sum(acc[t]) - 32 * offset_sum;
+      sums[t] = add_scaled_block(sums[t], dw * a[t][i].d, total);
+    }
   }
-  return sum;
+  for (int t = 0; t < T; ++t) out[t] = sums[t];
+}
+
+// Adapters from the row kernels above to the DotFn and DotTokensFn signatures.
+template <void (*Rows)(const void*, const std::byte*, size_t, int64_t, float*)>
+float dot_one(const void* weights, const void* activations, int64_t n) {
+  float out;
+  Rows(weights, static_cast<const std::byte*>(activations), 0, n, &out);
+  return out;
+}
+
+template <void (*One)(const void*, const std::byte*, size_t, int64_t, float*),
+          void (*Two)(const void*, const std::byte*, size_t, int64_t, float*),
+          void (*Three)(const void*, const std::byte*, size_t, int64_t, float*),
+          void (*Four)(const void*, const std::byte*, size_t, int64_t, float*)>
+void dot_tokens(const void* weights, const std::byte* activations, size_t stride, int tokens,
+                int64_t n, float* out) {
+  switch (tokens) {
+    case 1: return One(weights, activations, stride, n, out);
+    case 2: return Two(weights, activations, stride, n, out);
+    case 3: return Three(weights, activations, stride, n, out);
+    default: return Four(weights, activations, stride, n, out);
+  }
+}
+
+template <typename Format>
+constexpr DotFn dot_symmetric32_one = dot_one<dot_symmetric32<Format, 1>>;
+template <typename Format>
+constexpr DotTokensFn dot_symmetric32_tokens =
+    dot_tokens<dot_symmetric32<Format, 1>, dot_symmetric32<Format, 2>, dot_symmetric32<Format, 3>,
+               dot_symmetric32<Format, 4>>;
+template <typename Format>
+constexpr DotFn dot_k4_one = dot_one<dot_k4<Format, 1>>;
+template <typename Format>
+constexpr DotTokensFn dot_k4_tokens =
+    dot_tokens<dot_k4<Format, 1>, dot_k4<Format, 2>, dot_k4<Format, 3>, dot_k4<Format, 4>>;
+constexpr DotFn dot_q6_k_one = dot_one<dot_q6_k_rows<1>>;
+constexpr DotTokensFn dot_q6_k_tokens =
+    dot_tokens<dot_q6_k_rows<1>, dot_q6_k_rows<2>, dot_q6_k_rows<3>, dot_q6_k_rows<4>>;
+
+// Fills the integer-format entries shared by the AVX2 and AVX-512 tables.
+inline void fill_integer_kernels(DotTable& table) {
+  table.q4_0 = dot_symmetric32_one<LevelsQ4_0>;
+  table.q5_0 = dot_symmetric32_one<LevelsQ5_0>;
+  table.q8_0 = dot_symmetric32_one<LevelsQ8_0>;
+  table.q4_1 = dot_q4_1;
+  table.q5_1 = dot_q5_1;
+  table.q4_k = dot_k4_one<LevelsQ4_K>;
+  table.q5_k = dot_k4_one<LevelsQ5_K>;
+  table.q6_k = dot_q6_k_one;
+  table.q4_0_tokens = dot_symmetric32_tokens<LevelsQ4_0>;
+  table.q5_0_tokens = dot_symmetric32_tokens<LevelsQ5_0>;
+  table.q8_0_tokens = dot_symmetric32_tokens<LevelsQ8_0>;
+  table.q4_k_tokens = dot_k4_tokens<LevelsQ4_K>;
+  table.q5_k_tokens = dot_k4_tokens<LevelsQ5_K>;
+  table.q6_k_tokens = dot_q6_k_tokens;
 }
 
 [[maybe_unused]] float dot_f32_256(const void* weights, const void* activations, int64_t n) {

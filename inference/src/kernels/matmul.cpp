@@ -61,6 +61,18 @@ DotFn find_dot(const DotTable& table, TensorType type) {
   }
 }
 
+DotTokensFn find_dot_tokens(const DotTable& table, TensorType type) {
+  switch (type) {
+    case TensorType::Q4_0: return table.q4_0_tokens;
+    case TensorType::Q5_0: return table.q5_0_tokens;
+    case TensorType::Q8_0: return table.q8_0_tokens;
+    case TensorType::Q4_K: return table.q4_k_tokens;
+    case TensorType::Q5_K: return table.q5_k_tokens;
+    case TensorType::Q6_K: return table.q6_k_tokens;
+    default: return nullptr;
+  }
+}
+
 }  // namespace kernels
 
 namespace {
@@ -163,7 +175,9 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
 
   const TensorType activation_type = dot_type_for(w.type);
   checked_block_count(activation_type, w.cols, "matmul");
-  const DotFn dot = find_dot(table_for(active_kernel_level()), w.type);
+  const DotTable& table = table_for(active_kernel_level());
+  const DotFn dot = find_dot(table, w.type);
+  const DotTokensFn dot_tokens = find_dot_tokens(table, w.type);
 
   // F32 weights use the activations as they are; every other type gets one converted copy
   // per token, made once and shared by all rows.
@@ -180,13 +194,25 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
     activations = scratch.data();
   }
 
+  // Computes y for rows [row_begin, row_end) and all tokens. The multi-token kernels decode
+  // each weight block once for up to kMaxDotTokens tokens and give the same results as `dot`.
   auto compute_rows = [&](int64_t row_begin, int64_t row_end, int) {
+    float results[kMaxDotTokens];
     for (int64_t tile = row_begin; tile < row_end; tile += kRowTile) {
       const int64_t tile_end = std::min(tile + kRowTile, row_end);
       for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
         const int64_t t_end = std::min(t0 + kTokenTile, n_tokens);
         for (int64_t r = tile; r < tile_end; ++r) {
           const std::byte* row = w.data + static_cast<size_t>(r) * w.row_bytes;
+          if (dot_tokens != nullptr && t_end - t0 > 1) {
+            for (int64_t t = t0; t < t_end; t += kMaxDotTokens) {
+              const int count = static_cast<int>(std::min<int64_t>(kMaxDotTokens, t_end - t));
+              dot_tokens(row, activations + static_cast<size_t>(t) * activation_row_bytes,
+                         activation_row_bytes, count, w.cols, results);
+              for (int k = 0; k < count; ++k) y[(t + k) * w.rows + r] = results[k];
+            }
+            continue;
+          }
           for (int64_t t = t0; t < t_end; ++t) {
             y[t * w.rows + r] =
                 dot(row, activations + static_cast<size_t>(t) * activation_row_bytes, w.cols);
