@@ -498,7 +498,9 @@ TEST(DotKernels, MultiTokenMatchesSingle) {
       }
     }
   }
-  if (detected_kernel_level() >= KernelLevel::Avx2) EXPECT_GE(kernels_checked, 6);
+  if (detected_kernel_level() >= KernelLevel::Avx2) {
+    EXPECT_GE(kernels_checked, 6);
+  }
 }
 
 TEST(DotKernels, ExtremeLevelsDoNotSaturate) {
