@@ -1,0 +1,25 @@
+// Finding the model files every program uses: the text model GGUF and its audio projector.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace utter::cli {
+
+struct ModelFiles {
+  std::filesystem::path model;
+  std::filesystem::path mmproj;  // empty when not needed or not found
+};
+
+// The default models folder: $UTTER_MODELS_DIR, else $XDG_DATA_HOME/utter/models, else
+// ~/.local/share/utter/models.
+std::filesystem::path default_models_dir();
+
+// Resolves the files in this order: the paths given on the command line, the environment
+// variables UTTER_MODEL and UTTER_MMPROJ, then the default models folder. Throws
+// std::runtime_error saying where it looked and how to get the files when one is missing.
+ModelFiles find_model_files(const std::string& model_option, const std::string& mmproj_option, bool need_mmproj);
+
+}  // namespace utter::cli
