@@ -58,23 +58,23 @@ inline __m256i mul_sum_s8s8(__m256i w, __m256i a) {
   return mul_sum_u8s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
 }
 
-// A vector of per-lane factors for mul_sum_u8s8_scaled: `low` for the sums of the first 16
+// A vector of int16 factors for accumulate_scaled: `low` for the products of the first 16
 // bytes, `high` for those of the last 16.
 inline __m256i make_scales(int low, int high) {
-#if UTTER_DOT_VNNI
-  return _mm256_set_m128i(_mm_set1_epi32(high), _mm_set1_epi32(low));
-#else
   return _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(high)),
                           _mm_set1_epi16(static_cast<int16_t>(low)));
-#endif
 }
 
-// As mul_sum_u8s8, each int32 lane multiplied by its factor from make_scales.
-inline __m256i mul_sum_u8s8_scaled(__m256i u, __m256i s, __m256i scales) {
+// Returns acc plus, per int32 lane, the four u8 x s8 products of its bytes times the lane's
+// factor from make_scales. vpmaddubsw forms the pair sums, which stay within int16 for the
+// K-quant levels (at most 2 * 63 * 127); vpdpwssd (VNNI) or vpmaddwd + vpaddd then scales
+// and adds them.
+inline __m256i accumulate_scaled(__m256i acc, __m256i u, __m256i s, __m256i scales) {
+  const __m256i pair_sums = _mm256_maddubs_epi16(u, s);
 #if UTTER_DOT_VNNI
-  return _mm256_mullo_epi32(_mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s), scales);
+  return _mm256_dpwssd_epi32(acc, pair_sums, scales);
 #else
-  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), scales);
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(pair_sums, scales));
 #endif
 }
 
@@ -242,8 +242,8 @@ void dot_k4(const void* weights, const std::byte* activations, size_t stride, in
       const __m256i scale_high = make_scales(scales[2 * chunk + 1], scales[2 * chunk + 1]);
       for (int t = 0; t < T; ++t) {
         const int8_t* act = a[t][i].qs + 64 * chunk;
-        acc[t] = _mm256_add_epi32(acc[t], mul_sum_u8s8_scaled(low, load256(act), scale_low));
-        acc[t] = _mm256_add_epi32(acc[t], mul_sum_u8s8_scaled(high, load256(act + 32), scale_high));
+        acc[t] = accumulate_scaled(acc[t], low, load256(act), scale_low);
+        acc[t] = accumulate_scaled(acc[t], high, load256(act + 32), scale_high);
       }
     }
     const float dw = half_to_float_f16c(w[i].d);
@@ -293,7 +293,7 @@ void dot_q6_k_rows(const void* weights, const std::byte* activations, size_t str
         const __m256i factors = make_scales(scales[2 * k], scales[2 * k + 1]);
         for (int t = 0; t < T; ++t) {
           const __m256i act = load256(a[t][i].qs + 128 * half + 32 * k);
-          acc[t] = _mm256_add_epi32(acc[t], mul_sum_u8s8_scaled(levels[k], act, factors));
+          acc[t] = accumulate_scaled(acc[t], levels[k], act, factors);
         }
       }
     }
