@@ -1,10 +1,11 @@
 // AVX-512 dot products (F, BW, VL, DQ, VNNI; compiled with those flags and chosen at run
-// time). The integer formats use the shared x86 kernels with vpdpbusd; the float formats use
-// 512-bit registers, and BF16 uses vdpbf16ps when the processor has AVX512_BF16.
+// time). The 32-element formats use the shared x86 kernels with vpdpbusd. The K-quant and
+// float formats use 512-bit registers, and BF16 uses vdpbf16ps when the processor has
+// AVX512_BF16.
 #define UTTER_DOT_VNNI 1
 
-// GCC 12's avx512fintrin.h trips -Wuninitialized inside its own _mm512_undefined_* helpers
-// (GCC bug 105593); the warning is about the header, not this file.
+// GCC 12 reports -Wuninitialized inside avx512fintrin.h itself, for the undefined vectors
+// its intrinsics start from; the warning is about the header, not this file.
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 

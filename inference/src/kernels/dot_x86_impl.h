@@ -1,7 +1,7 @@
 // x86 dot-product kernels shared by dot_avx2.cpp and dot_avx512.cpp. Each of those files
 // includes this header with its own instruction-set flags; everything here has internal
-// linkage so the two compiled copies never merge. Define UTTER_DOT_VNNI to 1 to form the
-// u8 x s8 products with vpdpbusd, or to 0 for vpmaddubsw + vpmaddwd.
+// linkage so the two compiled copies never merge. Define UTTER_DOT_VNNI to 1 to use the
+// AVX512_VNNI instructions (vpdpbusd, vpdpwssd), or to 0 for vpmaddubsw + vpmaddwd.
 //
 // The integer block sums are the same exact integers as in dot_scalar.cpp. K-quant blocks
 // are reduced to one integer per block and scaled exactly like the scalar code, so those
@@ -67,7 +67,7 @@ inline __m256i make_scales(int low, int high) {
 
 // Returns acc plus, per int32 lane, the four u8 x s8 products of its bytes times the lane's
 // factor from make_scales. vpmaddubsw forms the pair sums, which stay within int16 for the
-// K-quant levels (at most 2 * 63 * 127); vpdpwssd (VNNI) or vpmaddwd + vpaddd then scales
+// K-quant levels (at most 2 * 63 * 127). vpdpwssd (VNNI) or vpmaddwd + vpaddd then scales
 // and adds them.
 inline __m256i accumulate_scaled(__m256i acc, __m256i u, __m256i s, __m256i scales) {
   const __m256i pair_sums = _mm256_maddubs_epi16(u, s);
@@ -124,8 +124,9 @@ struct LevelsQ5_0 {
   }
 };
 
-// Dot products of one weight row with T Q8_0 activation rows `stride` bytes apart. Each
-// block is decoded once for all T rows; every row sees the same operations as with T = 1.
+// Computes the dot products of one weight row with T Q8_0 activation rows `stride` bytes
+// apart. Each block is decoded once for all T rows, and each row gets the same operations as
+// with T = 1.
 template <typename Format, int T>
 void dot_symmetric32(const void* weights, const std::byte* activations, size_t stride, int64_t n,
                      float* out) {
