@@ -13,6 +13,7 @@
 #include <cstring>
 #include <functional>
 #include <unordered_map>
+#include <utility>
 
 #include "utter/inference/gguf.h"
 
@@ -725,32 +726,61 @@ TokenType Tokenizer::token_type(int32_t id) const {
   return state_->types[id];
 }
 
+namespace {
+
+// The range the first continuation byte must fall in after `lead`, per Unicode's table of
+// well-formed UTF-8 (it excludes overlong forms, surrogates and values above U+10FFFF).
+std::pair<unsigned char, unsigned char> first_continuation_range(unsigned char lead) {
+  switch (lead) {
+    case 0xE0: return {0xA0, 0xBF};
+    case 0xED: return {0x80, 0x9F};
+    case 0xF0: return {0x90, 0xBF};
+    case 0xF4: return {0x80, 0x8F};
+    default: return {0x80, 0xBF};
+  }
+}
+
+// Length of a well-formed sequence starting with `lead`, 0 if no such sequence exists.
+size_t strict_sequence_length(unsigned char lead) {
+  if (lead < 0x80) return 1;
+  if (lead >= 0xC2 && lead <= 0xDF) return 2;
+  if (lead >= 0xE0 && lead <= 0xEF) return 3;
+  if (lead >= 0xF0 && lead <= 0xF4) return 4;
+  return 0;
+}
+
+}  // namespace
+
 std::string Utf8StreamDecoder::push(std::string_view piece) {
   pending_.append(piece);
   std::string complete;
   size_t pos = 0;
   while (pos < pending_.size()) {
     const auto lead = static_cast<unsigned char>(pending_[pos]);
-    const size_t length = utf8_sequence_length(lead);
+    const size_t length = strict_sequence_length(lead);
     if (length == 0) {
       complete += kReplacementCharacter;
       ++pos;
       continue;
     }
-    // Check the continuation bytes that have arrived so far.
-    size_t available = 1;
-    while (available < length && pos + available < pending_.size() &&
-           is_continuation_byte(static_cast<unsigned char>(pending_[pos + available]))) {
-      ++available;
+    // Count the continuation bytes that have arrived and are valid so far.
+    size_t valid = 1;
+    while (valid < length && pos + valid < pending_.size()) {
+      const auto byte = static_cast<unsigned char>(pending_[pos + valid]);
+      const auto [low, high] =
+          valid == 1 ? first_continuation_range(lead) : std::pair<unsigned char, unsigned char>{0x80, 0xBF};
+      if (byte < low || byte > high) break;
+      ++valid;
     }
-    if (available == length) {
+    if (valid == length) {
       complete.append(pending_, pos, length);
       pos += length;
-    } else if (pos + available == pending_.size()) {
-      break;  // incomplete so far: wait for the next piece
+    } else if (pos + valid == pending_.size()) {
+      break;  // a valid start of a character: wait for the next piece
     } else {
-      complete += kReplacementCharacter;  // a non-continuation byte cut the sequence short
-      pos += available;
+      // The longest invalid start becomes one U+FFFD, as the Unicode standard recommends.
+      complete += kReplacementCharacter;
+      pos += valid;
     }
   }
   pending_.erase(0, pos);

@@ -471,6 +471,27 @@ TEST(Utf8StreamDecoder, HoldsBackAndReplaces) {
   EXPECT_EQ(decoder.push("ok"), "ok");
 }
 
+TEST(Utf8StreamDecoder, RejectsIllFormedSequences) {
+  const std::string replacement = "\xEF\xBF\xBD";
+  Utf8StreamDecoder decoder;
+  // Overlong NUL: C0 can never start a character, and 80 alone is a stray continuation byte.
+  EXPECT_EQ(decoder.push("\xC0\x80"), replacement + replacement);
+  // A UTF-16 surrogate (U+D800) is not a character: ED must be followed by 80..9F.
+  EXPECT_EQ(decoder.push("\xED\xA0\x80"), replacement + replacement + replacement);
+  // Above U+10FFFF.
+  EXPECT_EQ(decoder.push("\xF4\x90\x80\x80"),
+            replacement + replacement + replacement + replacement);
+  // The largest and a four-byte character pass unchanged, also when split byte by byte.
+  std::string streamed;
+  for (const char byte : std::string("\xF4\x8F\xBF\xBF\xF0\x9F\x9A\x80")) {
+    streamed += decoder.push(std::string(1, byte));
+  }
+  EXPECT_EQ(streamed, "\xF4\x8F\xBF\xBF\xF0\x9F\x9A\x80");
+  // A cut-off sequence followed by ASCII: one replacement for the whole valid start.
+  EXPECT_EQ(decoder.push("\xF0\x9F\x9A" "a"), replacement + "a");
+  EXPECT_EQ(decoder.flush(), "");
+}
+
 // These load the vocabulary that the reference models really carry.
 TEST(TokenizerGguf, TinyModelVocabulary) {
   const GgufFile file = GgufFile::open(testdata("reference/tiny-f32.gguf"));

@@ -101,8 +101,8 @@ class Tokenizer {
 
 // Reassembles UTF-8 text from token pieces produced one at a time. A character can be split
 // across several byte tokens, so an incomplete trailing sequence is held back until the bytes
-// that complete it arrive. The output is always valid UTF-8: a byte that cannot start or
-// continue a character is replaced by U+FFFD.
+// that complete it arrive. The output is always well-formed UTF-8: each ill-formed sequence
+// (stray bytes, overlong forms, surrogates, values above U+10FFFF) becomes one U+FFFD.
 class Utf8StreamDecoder {
  public:
   // Appends `piece` and returns the text that is complete so far.
