@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "kernels/activation_quantize.h"
 #include "kernels/blocks.h"
 #include "kernels/dot.h"
 #include "kernels/matmul.h"
@@ -393,6 +394,35 @@ TEST(Quantize, Q8_0AndQ4_0Rules) {
   EXPECT_EQ(values[0], -4.0f);
   EXPECT_EQ(values[1], 3.5f);
   EXPECT_EQ(values[2], 1.5f);  // 0.5 * (11 - 8)
+}
+
+TEST(Quantize, Q8_0ActivationsRoundToEven) {
+  // As for weights, a maximum of 127 makes d exactly 1, but activations round halves to even.
+  std::vector<float> x(64, 0.0f);
+  x[0] = 127.0f;
+  x[1] = -62.5f;
+  x[2] = 0.5f;
+  x[3] = 1.5f;
+  x[32] = -254.0f;  // second block: d = 2
+  x[33] = 3.0f;     // 1.5 steps rounds to 2
+  std::vector<std::byte> q8(2 * sizeof(kernels::BlockQ8_0));
+  kernels::quantize_activation_row(TensorType::Q8_0, x.data(), q8.data(), 64);
+  kernels::BlockQ8_0 blocks[2];
+  std::memcpy(blocks, q8.data(), sizeof(blocks));
+  EXPECT_EQ(blocks[0].d, 0x3C00);
+  EXPECT_EQ(blocks[0].qs[1], -62);
+  EXPECT_EQ(blocks[0].qs[2], 0);
+  EXPECT_EQ(blocks[0].qs[3], 2);
+  EXPECT_EQ(blocks[1].d, 0x4000);
+  EXPECT_EQ(blocks[1].qs[0], -127);
+  EXPECT_EQ(blocks[1].qs[1], 2);
+
+  std::vector<std::byte> q81(2 * sizeof(kernels::BlockQ8_1));
+  kernels::quantize_activation_row(TensorType::Q8_1, x.data(), q81.data(), 64);
+  kernels::BlockQ8_1 sums[2];
+  std::memcpy(sums, q81.data(), sizeof(sums));
+  EXPECT_EQ(sums[0].s, fp32_to_fp16(127.0f - 62.0f + 0.0f + 2.0f));  // d = 1
+  EXPECT_EQ(sums[1].s, fp32_to_fp16(2.0f * (-127 + 2)));             // d = 2
 }
 
 // ---------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/activation_quantize.h"
 #include "kernels/dot.h"
 #include "kernels/quantize.h"
 #include "kernels/type_checks.h"
@@ -188,8 +189,8 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
     activation_row_bytes = *tensor_row_bytes(activation_type, static_cast<uint64_t>(w.cols));
     scratch.resize(activation_row_bytes * static_cast<size_t>(n_tokens));
     for (int64_t t = 0; t < n_tokens; ++t) {
-      quantize_row(activation_type, x + t * w.cols, scratch.data() + t * activation_row_bytes,
-                   w.cols);
+      quantize_activation_row(activation_type, x + t * w.cols,
+                              scratch.data() + t * activation_row_bytes, w.cols);
     }
     activations = scratch.data();
   }

@@ -6,7 +6,9 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
+#include "kernels/activation_quantize.h"
 #include "kernels/blocks.h"
 #include "kernels/half.h"
 #include "kernels/quantize.h"
@@ -412,7 +414,43 @@ void quantize_q6_k(const float* x, BlockQ6_K* blocks, int64_t count) {
   }
 }
 
+// Q8_0 and Q8_1 activation blocks as llama.cpp's AVX code forms them. Q8_1 blocks also get
+// s = d * (sum of levels).
+template <typename Block>
+void quantize_activations_q8(const float* x, Block* blocks, int64_t count) {
+  for (int64_t i = 0; i < count; ++i, x += 32) {
+    float max = 0.0f;
+    for (int j = 0; j < 32; ++j) max = std::max(max, std::fabs(x[j]));
+    const float d = max / 127.f;
+    const float id = max != 0.0f ? 127.f / max : 0.0f;
+    blocks[i].d = float_to_half(d);
+    int sum = 0;
+    for (int j = 0; j < 32; ++j) {
+      blocks[i].qs[j] = static_cast<int8_t>(std::nearbyint(x[j] * id));
+      sum += blocks[i].qs[j];
+    }
+    if constexpr (std::is_same_v<Block, BlockQ8_1>) {
+      blocks[i].s = float_to_half(d * static_cast<float>(sum));
+    }
+  }
+}
+
 }  // namespace
+
+namespace kernels {
+
+void quantize_activation_row(TensorType type, const float* src, std::byte* dst, int64_t n) {
+  const int64_t blocks = checked_block_count(type, n, "quantize_activation_row");
+  if (type == TensorType::Q8_0) {
+    quantize_activations_q8(src, reinterpret_cast<BlockQ8_0*>(dst), blocks);
+  } else if (type == TensorType::Q8_1) {
+    quantize_activations_q8(src, reinterpret_cast<BlockQ8_1*>(dst), blocks);
+  } else {
+    quantize_row(type, src, dst, n);
+  }
+}
+
+}  // namespace kernels
 
 void quantize_row(TensorType type, const float* src, std::byte* dst, int64_t n) {
   const int64_t blocks = checked_block_count(type, n, "quantize_row");
