@@ -396,6 +396,32 @@ TEST(Quantize, Q8_0AndQ4_0Rules) {
   EXPECT_EQ(values[2], 1.5f);  // 0.5 * (11 - 8)
 }
 
+TEST(Quantize, AsymmetricFormatsRoundToNearestLevel) {
+  // Q4_1/Q5_1 store d = (max - min) / levels and m = min in fp16 and round (x - min) / d to
+  // the nearest level. The error is at most half a step plus the fp16 rounding of d (2^-11
+  // relative, times up to nmax levels) and of m.
+  const auto x = random_floats(32 * 40, 77);
+  for (const auto& [type, nmax] : {std::pair{TensorType::Q4_1, 15}, std::pair{TensorType::Q5_1, 31}}) {
+    const auto bytes = quantized(type, x);
+    const auto values = dequantized(type, bytes.data(), static_cast<int64_t>(x.size()));
+    for (size_t b = 0; b < x.size() / 32; ++b) {
+      float min = x[32 * b], max = x[32 * b];
+      for (size_t j = 0; j < 32; ++j) {
+        min = std::min(min, x[32 * b + j]);
+        max = std::max(max, x[32 * b + j]);
+      }
+      const double step = (max - min) / nmax;
+      const double bound = 0.5 * step + 0x1p-11 * (nmax * step + std::fabs(min)) + 1e-6;
+      for (size_t j = 0; j < 32; ++j) {
+        EXPECT_NEAR(values[32 * b + j], x[32 * b + j], bound)
+            << tensor_type_name(type) << " block " << b << " element " << j;
+      }
+    }
+    // Re-quantizing the dequantized values gives the same blocks back.
+    EXPECT_EQ(quantized(type, values), bytes) << tensor_type_name(type);
+  }
+}
+
 TEST(Quantize, Q8_0ActivationsRoundToEven) {
   // As for weights, a maximum of 127 makes d exactly 1, but activations round halves to even.
   std::vector<float> x(64, 0.0f);
