@@ -8,6 +8,7 @@
 #include <fmt/ranges.h>
 
 #include <chrono>
+#include <ctime>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -24,6 +25,10 @@ using Clock = std::chrono::steady_clock;
 double milliseconds_since(Clock::time_point start) {
   return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
 }
+
+// Processor time of this process, which unlike wall time does not grow when other programs
+// compete for the cores.
+double cpu_milliseconds() { return 1000.0 * static_cast<double>(std::clock()) / CLOCKS_PER_SEC; }
 
 std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -76,10 +81,14 @@ int main(int argc, char** argv) {
     const auto file = utter::inference::GgufFile::open(model_path);
     const double open_ms = milliseconds_since(start);
     start = Clock::now();
+    const double build_cpu_start = cpu_milliseconds();
     const auto tokenizer = utter::inference::Tokenizer::from_gguf(file);
     const double build_ms = milliseconds_since(start);
-    fmt::print(stderr, "opened {} in {:.1f} ms, built a {}-token tokenizer in {:.1f} ms\n",
-               model_path, open_ms, tokenizer.size(), build_ms);
+    const double build_cpu_ms = cpu_milliseconds() - build_cpu_start;
+    fmt::print(stderr,
+               "opened {} in {:.1f} ms, built a {}-token tokenizer in {:.1f} ms ({:.1f} ms of "
+               "processor time)\n",
+               model_path, open_ms, tokenizer.size(), build_ms, build_cpu_ms);
 
     if (!decode_option->empty()) {
       fmt::print("{}\n", tokenizer.decode(parse_ids(ids_text), render_special));
