@@ -116,10 +116,19 @@ const DotTable& table_for(KernelLevel level) {
   return scalar_dot_table();
 }
 
-// Rows of one tile share each quantized activation row while it is hot in cache, and each
-// weight row of the tile is read once per token block.
-constexpr int64_t kRowTile = 16;
+// Loop blocking for multi-token products. The weight rows of one tile stay in the L2 cache
+// while every token passes over them, so weights are read from memory once and each
+// activation row once per tile; kTileBytes sizes the tile so that it fits a 1 MiB or larger
+// L2 next to the activations. Within a tile, kTokenTile activation rows are reused across the
+// tile's rows from L1/L2. kRowGrain is the smallest piece of rows handed to a thread.
+constexpr size_t kTileBytes = 512 * 1024;
+constexpr int64_t kRowGrain = 16;
 constexpr int64_t kTokenTile = 8;
+
+int64_t row_tile_for(size_t row_bytes) {
+  const int64_t rows = static_cast<int64_t>(kTileBytes / std::max<size_t>(row_bytes, 1));
+  return std::max<int64_t>(kRowGrain, rows / kRowGrain * kRowGrain);
+}
 
 void check_weight(const WeightMatrix& w, const char* caller) {
   if (w.data == nullptr && w.rows > 0) {
@@ -195,12 +204,14 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
     activations = scratch.data();
   }
 
+  const int64_t row_tile = row_tile_for(w.row_bytes);
+
   // Computes y for rows [row_begin, row_end) and all tokens. The multi-token kernels decode
   // each weight block once for up to kMaxDotTokens tokens and give the same results as `dot`.
   auto compute_rows = [&](int64_t row_begin, int64_t row_end, int) {
     float results[kMaxDotTokens];
-    for (int64_t tile = row_begin; tile < row_end; tile += kRowTile) {
-      const int64_t tile_end = std::min(tile + kRowTile, row_end);
+    for (int64_t tile = row_begin; tile < row_end; tile += row_tile) {
+      const int64_t tile_end = std::min(tile + row_tile, row_end);
       for (int64_t t0 = 0; t0 < n_tokens; t0 += kTokenTile) {
         const int64_t t_end = std::min(t0 + kTokenTile, n_tokens);
         for (int64_t r = tile; r < tile_end; ++r) {
@@ -226,7 +237,7 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   if (pool == nullptr || pool->size() == 1) {
     compute_rows(0, w.rows, 0);
   } else {
-    pool->parallel_for(w.rows, kRowTile, compute_rows);
+    pool->parallel_for(w.rows, kRowGrain, compute_rows);
   }
 }
 
