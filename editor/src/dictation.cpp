@@ -378,10 +378,12 @@ InsertionPlan plan_insertion(const Document& document, TextRange range, std::str
 
   // Spaces before closing punctuation or a line break are taken out.
   if (starts_attached) {
-    std::string_view kept = before;
-    while (!kept.empty() && is_horizontal_space(last_code_point(kept))) kept = drop_last_code_point(kept);
-    plan.range.start -= before.size() - kept.size();
-    before.resize(kept.size());
+    std::string_view without_spaces = before;
+    while (!without_spaces.empty() && is_horizontal_space(last_code_point(without_spaces))) {
+      without_spaces = drop_last_code_point(without_spaces);
+    }
+    plan.range.start -= before.size() - without_spaces.size();
+    before.resize(without_spaces.size());
   }
 
   // Spaces after a line break would indent the next line, so they go too.

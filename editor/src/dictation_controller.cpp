@@ -1,5 +1,7 @@
 #include "utter/editor/dictation_controller.h"
 
+#include "utter/editor/utf8.h"
+
 namespace utter::editor {
 
 Dictation::Dictation(Document& document, SpokenPunctuation punctuation, CommandGrammar grammar,
@@ -38,6 +40,11 @@ UtteranceResult Dictation::handle(std::string_view utterance, UtteranceMode mode
   UtteranceResult result;
   if (utterance.find_first_not_of(" \t\r\n") == std::string_view::npos) {
     result.message = "Nothing was heard";
+    return result;
+  }
+  if (const auto invalid = find_invalid_utf8(utterance)) {
+    result.message = "The transcript is not valid UTF-8 (invalid byte sequence at offset " +
+                     std::to_string(*invalid) + "), so it was not inserted";
     return result;
   }
   const std::uint64_t revision_before = document_.revision();

@@ -195,12 +195,14 @@ CommandOutcome insert_break(Document& document, std::string_view text, const std
 CommandOutcome replace_text(Document& document, const VoiceCommand& command) {
   const std::string find = command.argument("find");
   std::string replacement = command.argument("replacement");
+  if (find.empty()) return failed("Say which text to replace, as in \"replace tea with coffee\"");
   const auto found = find_nearest(document.text(), find, document.selection().head);
   if (!found) return failed(quote_for_message(find) + " was not found");
   // Keep a capital the replaced text had at the start of a sentence.
   const std::string original = document.substr(*found);
   const char32_t first = decode_utf8(original, 0, nullptr);
-  if (u_isupper(static_cast<UChar32>(first)) && !u_isupper(static_cast<UChar32>(decode_utf8(replacement, 0, nullptr)))) {
+  if (!replacement.empty() && u_isupper(static_cast<UChar32>(first)) &&
+      !u_isupper(static_cast<UChar32>(decode_utf8(replacement, 0, nullptr)))) {
     replacement = capitalize_first_letter(replacement);
   }
   Document::Transaction transaction(document, "Replace");

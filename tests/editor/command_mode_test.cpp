@@ -213,6 +213,27 @@ TEST(DictationController, UnknownPhrasesAreDictated) {
   EXPECT_EQ(changes, 4);  // two dictations, cap that, scratch that
 }
 
+TEST(DictationController, InvalidUtf8IsRejected) {
+  Document document = make_document("ok|");
+  Dictation dictation = make_dictation(document);
+  const UtteranceResult result = dictation.handle("caf\xE9 au lait");
+  EXPECT_FALSE(result.succeeded);
+  EXPECT_EQ(result.kind, UtteranceResult::Kind::kIgnored);
+  EXPECT_NE(result.message.find("offset 3"), std::string::npos) << result.message;
+  EXPECT_EQ(marked_text(document), "ok|");
+}
+
+TEST(VoiceCommandsDirect, EmptyArgumentsFailCleanly) {
+  Document document = make_document("tea|");
+  const CommandOutcome replace = execute_command(document, VoiceCommand{"replace", {}}, {});
+  EXPECT_FALSE(replace.succeeded);
+  const CommandOutcome select = execute_command(document, VoiceCommand{"select_text", {}}, {});
+  EXPECT_FALSE(select.succeeded);
+  const CommandOutcome unknown = execute_command(document, VoiceCommand{"fly", {}}, {});
+  EXPECT_FALSE(unknown.succeeded);
+  EXPECT_EQ(marked_text(document), "tea|");
+}
+
 TEST(DictationController, UtteranceIsOneUndoStep) {
   Document document = make_document("Intro.|");
   Dictation dictation = make_dictation(document);

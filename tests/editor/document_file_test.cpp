@@ -105,7 +105,7 @@ TEST(DocumentFile, FormatFromExtension) {
   EXPECT_EQ(format_for_path("md"), FileFormat::kPlainText);
 }
 
-TEST(DocumentFile, RoundTripKeepsByteOrderMarkAndLineEnds) {
+TEST(DocumentFile, RoundTripKeepsLayout) {
   TempFolder folder;
   const std::vector<std::string> originals = {
       "plain\ntext é\n",
@@ -370,7 +370,7 @@ TEST(CrashRecovery, SigkillMidSessionRestoresLastAutosave) {
   ASSERT_TRUE(WIFSIGNALED(status));
   EXPECT_EQ(WTERMSIG(status), SIGKILL);
 
-  // Starting again: the journal is found and holds every edit up to the last autosave.
+  // Starting again: the journal is found and contains every edit up to the last autosave.
   const RecoveryScan scan = find_recoverable(journal_path.parent_path());
   EXPECT_TRUE(scan.errors.empty()) << scan.errors.front();
   ASSERT_EQ(scan.snapshots.size(), 1u);

@@ -154,9 +154,9 @@ TEST(Document, ThousandRandomEditsUndoByteForByte) {
       if (end - start > 40) end = start;
       std::string inserted;
       if (std::uniform_int_distribution<int>(0, 3)(random) != 0) {
-        inserted = fragments[std::uniform_int_distribution<std::size_t>(0, fragments.size() - 1)(random)];
+        inserted.append(fragments[std::uniform_int_distribution<std::size_t>(0, fragments.size() - 1)(random)]);
       }
-      if (start == end && inserted.empty()) inserted = "x";
+      if (start == end && inserted.empty()) inserted.push_back('x');
       document.replace(start, end - start, inserted);
       model.replace(start, end - start, inserted);
     }

@@ -38,17 +38,19 @@ inline Document make_document(std::string_view marked) {
 
 // The inverse of make_document.
 inline std::string marked_text(const Document& document) {
-  std::string out = document.text();
+  const std::string& text = document.text();
   const Selection selection = document.selection();
+  const bool forward = selection.anchor <= selection.head;
+  std::string out;
+  out.append(text, 0, selection.start());
   if (selection.empty()) {
-    out.insert(selection.head, "|");
-  } else if (selection.anchor < selection.head) {
-    out.insert(selection.head, "]");
-    out.insert(selection.anchor, "[");
+    out.push_back('|');
   } else {
-    out.insert(selection.anchor, "[");
-    out.insert(selection.head, "]");
+    out.push_back(forward ? '[' : ']');
+    out.append(text, selection.start(), selection.end() - selection.start());
+    out.push_back(forward ? ']' : '[');
   }
+  out.append(text, selection.end(), std::string::npos);
   return out;
 }
 

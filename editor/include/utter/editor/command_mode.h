@@ -1,5 +1,5 @@
 // Command mode: an instruction about the selection (or the current paragraph) that the command
-// grammar does not cover goes to a rewrite function, and its answer replaces the text as one
+// grammar does not cover goes to a rewrite function, and its reply replaces the text as one
 // undo step labelled with the instruction.
 #pragma once
 
@@ -28,7 +28,7 @@ struct RewriteOutcome {
 };
 
 // Returns the range a rewrite would act on: the selection, else the paragraph at the cursor
-// (or the one before it); nothing when the document has no text there.
+// or the one before it. Returns nothing when the document has no text there.
 std::optional<TextRange> rewrite_target(const Document& document);
 
 // Builds the request for instruction and marks its range; nothing when there is no target.

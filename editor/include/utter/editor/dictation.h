@@ -11,7 +11,7 @@
 
 namespace utter::editor {
 
-// How a punctuation mark joins the words around it.
+// Spacing of a punctuation mark against the words around it.
 enum class MarkSpacing {
   kClosing,    // "word," : no space before, a space after
   kOpening,    // "(word" : a space before, none after
@@ -59,11 +59,11 @@ struct InsertionPlan {
 };
 
 // Plans inserting already rendered text in place of range (an empty range is the cursor),
-// given the document around it: no double spaces, no space before closing punctuation or
-// after opening punctuation and quotes, no spaces between CJK characters, a capital at the
-// start of the document, after a line break or after a sentence end, and a lower-case first
-// word in the middle of a sentence. Spaces before closing punctuation and a line break, and
-// after a line break, are taken out.
+// fitted to the document around it. The rules: no double spaces; no space before closing
+// punctuation or after opening punctuation and quotes; no spaces between CJK characters; a
+// capital at the start of the document, after a line break or after a sentence end; a
+// lower-case first word in the middle of a sentence. Spaces before closing punctuation and a
+// line break, and after a line break, are taken out.
 InsertionPlan plan_insertion(const Document& document, TextRange range, std::string_view text);
 
 // Renders utterance through punctuation, plans it at the selection and applies it as one undo

@@ -39,6 +39,7 @@ struct Selection {
 // Which way a marker moves when text is inserted exactly at its position.
 enum class MarkerGravity { kStayBefore, kMoveAfter };
 
+// Not thread-safe: one thread (the UI thread) owns a document and makes every call.
 class Document {
  public:
   using MarkerId = std::uint64_t;
@@ -49,7 +50,8 @@ class Document {
 
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
-  // The whole text. Built from the pieces on the first call after an edit, then cached.
+  // The whole text, built from the pieces on the first call after an edit and cached. The
+  // reference is valid until the next edit.
   const std::string& text() const;
   // Up to length bytes starting at position (clamped to the end of the text).
   std::string substr(std::size_t position, std::size_t length) const;

@@ -35,7 +35,7 @@ enum class FileFormat { kPlainText, kMarkdown };
 // Markdown for .md, .markdown, .mdown and .mkd (any case); plain text otherwise.
 FileFormat format_for_path(const std::filesystem::path& path);
 
-// How a file stored its text, so that saving writes it back the same way.
+// The byte order mark and line ends a file was read with, so that saving writes them back.
 struct TextFileLayout {
   FileFormat format = FileFormat::kPlainText;
   bool byte_order_mark = false;  // the file started with the UTF-8 byte order mark
@@ -60,13 +60,14 @@ std::string encode_text_file(std::string_view text, const TextFileLayout& layout
 // Replaces path's contents with bytes atomically: writes a temporary file in the same folder,
 // flushes it to disk, renames it over path and flushes the folder. A symbolic link is followed
 // and its target replaced. On any failure (full disk, read-only folder, missing folder) the
-// temporary file is removed, the original file is untouched, and FileError says so.
+// temporary file is removed and the original file is untouched, which the FileError message
+// states.
 void write_file_atomic(const std::filesystem::path& path, std::string_view bytes);
 
 // encode_text_file + write_file_atomic.
 void save_text_file(const std::filesystem::path& path, std::string_view text, const TextFileLayout& layout);
 
-// What a journal holds: the text of a document at one moment, and where it belongs.
+// A journal's snapshot: the text of a document at one moment and the path of its file.
 struct JournalSnapshot {
   std::filesystem::path document_path;  // empty for a document that was never saved
   std::string text;
@@ -121,8 +122,8 @@ RecoveryScan find_recoverable(const std::filesystem::path& directory);
 // Restores a snapshot into a new document with its selection. Undo history is not kept.
 Document restore_document(const JournalSnapshot& snapshot);
 
-// Decides when to write the journal: at most once per interval while the document changes,
-// and at once after each utterance (flush).
+// Autosave policy: the journal is written at most once per interval while the document
+// changes (tick), and at once when the caller flushes after each utterance.
 class Autosaver {
  public:
   using Clock = std::chrono::steady_clock;

@@ -8,7 +8,7 @@
 namespace utter::editor {
 
 struct RewriteRequest {
-  std::string instruction;  // what the person said, e.g. "make this more formal"
+  std::string instruction;  // the spoken instruction, e.g. "make this more formal"
   std::string text;         // the selection, or the current paragraph when nothing is selected
 };
 
@@ -40,9 +40,9 @@ struct RewritePromptTemplate {
 RewritePrompt build_rewrite_prompt(const RewriteRequest& request, const RewritePromptTemplate& templates);
 RewritePrompt build_rewrite_prompt(const RewriteRequest& request);
 
-// Cleans a model's reply for use as the replacement of original: drops the reply's outer
-// whitespace, a Markdown code fence or one pair of quotes around all of it (unless original
-// had them too), and gives the result the outer whitespace that original had.
+// Cleans a model's reply for use as the replacement of original. Drops the reply's outer
+// whitespace and a Markdown code fence or one pair of quotes around all of it, unless original
+// had them too. The result gets the outer whitespace that original had.
 std::string clean_rewrite_output(std::string_view reply, std::string_view original);
 
 }  // namespace utter::editor
