@@ -140,6 +140,93 @@ std::vector<TextRange> text_units(std::string_view text, TextUnit unit) {
   return {};
 }
 
+namespace {
+
+std::optional<TextRange> first_unit_ending_after(std::string_view text, std::size_t offset, TextUnit unit) {
+  for (const TextRange& range : text_units(text, unit)) {
+    if (range.end > offset) return range;
+  }
+  return std::nullopt;
+}
+
+std::optional<TextRange> last_unit_starting_before(std::string_view text, std::size_t offset, TextUnit unit) {
+  std::optional<TextRange> found;
+  for (const TextRange& range : text_units(text, unit)) {
+    if (range.start >= offset) break;
+    found = range;
+  }
+  return found;
+}
+
+std::optional<TextRange> unit_at_in(std::string_view text, std::size_t offset, TextUnit unit) {
+  std::optional<TextRange> touching;
+  for (const TextRange& range : text_units(text, unit)) {
+    if (range.start <= offset && offset < range.end) return range;
+    if (range.end == offset) touching = range;
+    if (range.start == offset && !touching) return range;
+    if (range.start > offset) break;
+  }
+  return touching;
+}
+
+std::optional<TextRange> unit_before_in(std::string_view text, std::size_t offset, TextUnit unit) {
+  std::optional<TextRange> found;
+  for (const TextRange& range : text_units(text, unit)) {
+    if (range.end > offset) break;
+    found = range;
+  }
+  return found;
+}
+
+std::optional<TextRange> unit_after_in(std::string_view text, std::size_t offset, TextUnit unit) {
+  for (const TextRange& range : text_units(text, unit)) {
+    if (range.start >= offset) return range;
+  }
+  return std::nullopt;
+}
+
+// Which side of the offset a search looks at, so that an empty result in the window only
+// means "none" when the window reaches the end of the text on that side.
+enum class SearchSide { kAround, kBefore, kAfter };
+
+using UnitSearch = std::optional<TextRange> (*)(std::string_view, std::size_t, TextUnit);
+
+// Runs search on a window of whole lines around offset instead of the whole text. ICU's
+// grapheme, word and sentence rules always break at a line feed, so units never cross a line
+// and the window gives the same answer as the whole text; this keeps cursor motion and commands
+// fast in documents of many megabytes. Paragraphs are found by a plain scan of the whole text.
+std::optional<TextRange> search_near(std::string_view text, std::size_t offset, TextUnit unit, UnitSearch search,
+                                     SearchSide side) {
+  constexpr std::size_t kWindowBytes = 64 * 1024;
+  offset = std::min(offset, text.size());
+  if (unit == TextUnit::kParagraph || text.size() <= 2 * kWindowBytes) return search(text, offset, unit);
+
+  const std::size_t from = offset > kWindowBytes ? offset - kWindowBytes : 0;
+  const std::size_t to = std::min(text.size(), offset + kWindowBytes);
+  std::size_t window_start = 0;
+  if (from > 0) {
+    const std::size_t line_feed = text.rfind('\n', from);
+    window_start = line_feed == std::string_view::npos ? 0 : line_feed + 1;
+  }
+  std::size_t window_end = text.size();
+  if (to < text.size()) {
+    const std::size_t line_feed = text.find('\n', to);
+    window_end = line_feed == std::string_view::npos ? text.size() : line_feed;
+  }
+
+  const std::string_view window = text.substr(window_start, window_end - window_start);
+  if (auto range = search(window, offset - window_start, unit)) {
+    return TextRange{range->start + window_start, range->end + window_start};
+  }
+  const bool window_reaches_side = (side == SearchSide::kBefore && window_start == 0) ||
+                                   (side == SearchSide::kAfter && window_end == text.size()) ||
+                                   side == SearchSide::kAround;
+  if (window_reaches_side) return std::nullopt;
+  return search(text, offset, unit);
+}
+
+}  // namespace
+
 std::size_t next_boundary(std::string_view text, std::size_t offset, TextUnit unit) {
   if (offset >= text.size()) return text.size();
   if (unit == TextUnit::kCharacter) {
@@ -148,10 +235,9 @@ std::size_t next_boundary(std::string_view text, std::size_t offset, TextUnit un
     const int32_t next = iterator->following(static_cast<int32_t>(offset));
     return next == icu::BreakIterator::DONE ? text.size() : static_cast<std::size_t>(next);
   }
-  for (const TextRange& range : text_units(text, unit)) {
-    if (range.end > offset) return range.start > offset ? range.start : range.end;
-  }
-  return text.size();
+  const auto range = search_near(text, offset, unit, first_unit_ending_after, SearchSide::kAfter);
+  if (!range) return text.size();
+  return range->start > offset ? range->start : range->end;
 }
 
 std::size_t previous_boundary(std::string_view text, std::size_t offset, TextUnit unit) {
@@ -163,38 +249,21 @@ std::size_t previous_boundary(std::string_view text, std::size_t offset, TextUni
     const int32_t previous = iterator->preceding(static_cast<int32_t>(offset));
     return previous == icu::BreakIterator::DONE ? 0 : static_cast<std::size_t>(previous);
   }
-  const std::vector<TextRange> units = text_units(text, unit);
-  for (auto it = units.rbegin(); it != units.rend(); ++it) {
-    if (it->start < offset) return it->end < offset ? it->end : it->start;
-  }
-  return 0;
+  const auto range = search_near(text, offset, unit, last_unit_starting_before, SearchSide::kBefore);
+  if (!range) return 0;
+  return range->end < offset ? range->end : range->start;
 }
 
 std::optional<TextRange> unit_at(std::string_view text, std::size_t offset, TextUnit unit) {
-  std::optional<TextRange> touching;
-  for (const TextRange& range : text_units(text, unit)) {
-    if (range.start <= offset && offset < range.end) return range;
-    if (range.end == offset) touching = range;
-    if (range.start == offset && !touching) return range;
-    if (range.start > offset) break;
-  }
-  return touching;
+  return search_near(text, offset, unit, unit_at_in, SearchSide::kAround);
 }
 
 std::optional<TextRange> unit_before(std::string_view text, std::size_t offset, TextUnit unit) {
-  std::optional<TextRange> found;
-  for (const TextRange& range : text_units(text, unit)) {
-    if (range.end > offset) break;
-    found = range;
-  }
-  return found;
+  return search_near(text, offset, unit, unit_before_in, SearchSide::kBefore);
 }
 
 std::optional<TextRange> unit_after(std::string_view text, std::size_t offset, TextUnit unit) {
-  for (const TextRange& range : text_units(text, unit)) {
-    if (range.start >= offset) return range;
-  }
-  return std::nullopt;
+  return search_near(text, offset, unit, unit_after_in, SearchSide::kAfter);
 }
 
 }  // namespace utter::editor

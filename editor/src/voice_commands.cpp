@@ -42,39 +42,15 @@ std::string describe_unit(const std::string& direction, const std::string& unit)
   return unit;
 }
 
-std::optional<TextRange> find_unit_in(std::string_view text, Selection selection, const std::string& direction,
-                                      TextUnit unit) {
+std::optional<TextRange> find_unit(const Document& document, const std::string& direction,
+                                   TextUnit unit) {
+  const std::string& text = document.text();
+  const Selection selection = document.selection();
   if (direction == "previous") return unit_before(text, selection.start(), unit);
   if (direction == "next") return unit_after(text, selection.end(), unit);
   if (auto range = unit_at(text, selection.head, unit)) return range;
   if (auto range = unit_before(text, selection.head, unit)) return range;
   return unit_after(text, selection.head, unit);
-}
-
-std::optional<TextRange> find_unit(const Document& document, const std::string& direction,
-                                   TextUnit unit) {
-  const std::string& text = document.text();
-  const Selection selection = document.selection();
-  // ICU's word and sentence rules never join text across a line break, so a window of whole
-  // lines around the selection gives the same units as the whole text, and keeps commands
-  // fast in very large documents. The whole text is searched only when the window has none.
-  constexpr std::size_t kWindowBytes = 64 * 1024;
-  if (unit == TextUnit::kWord || unit == TextUnit::kSentence) {
-    const std::size_t from = selection.start() > kWindowBytes ? selection.start() - kWindowBytes : 0;
-    const std::size_t to = std::min(text.size(), selection.end() + kWindowBytes);
-    std::size_t window_start = from == 0 ? 0 : text.rfind('\n', from);
-    window_start = window_start == std::string::npos ? 0 : (from == 0 ? 0 : window_start + 1);
-    std::size_t window_end = to == text.size() ? to : text.find('\n', to);
-    if (window_end == std::string::npos) window_end = text.size();
-    if (window_start > 0 || window_end < text.size()) {
-      const std::string_view window = std::string_view(text).substr(window_start, window_end - window_start);
-      const Selection shifted{selection.anchor - window_start, selection.head - window_start};
-      if (auto range = find_unit_in(window, shifted, direction, unit)) {
-        return TextRange{range->start + window_start, range->end + window_start};
-      }
-    }
-  }
-  return find_unit_in(text, selection, direction, unit);
 }
 
 TextUnit parse_unit(const std::string& name) {
@@ -247,6 +223,24 @@ std::vector<TextRange> find_case_insensitive(std::string_view text, std::string_
 
 std::optional<TextRange> find_nearest(std::string_view text, std::string_view needle,
                                       std::size_t position) {
+  position = std::min(position, text.size());
+  // Most often the phrase was written shortly before the cursor. A whole-word match in the
+  // text just before it is the answer, so large documents skip the full scan then.
+  constexpr std::size_t kNearbyBytes = 64 * 1024;
+  if (position > kNearbyBytes) {
+    std::size_t nearby_start = position - kNearbyBytes;
+    while (nearby_start < position && is_utf8_continuation(static_cast<unsigned char>(text[nearby_start]))) {
+      ++nearby_start;
+    }
+    std::optional<TextRange> last_whole;
+    for (const TextRange& range :
+         find_case_insensitive(text.substr(nearby_start, position - nearby_start), needle)) {
+      const TextRange shifted{range.start + nearby_start, range.end + nearby_start};
+      if (is_whole_word(text, shifted)) last_whole = shifted;
+    }
+    if (last_whole) return last_whole;
+  }
+
   const std::vector<TextRange> all = find_case_insensitive(text, needle);
   std::vector<TextRange> whole;
   for (const TextRange& range : all) {

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include <string>
 #include <vector>
 
@@ -80,6 +82,43 @@ TEST(TextBoundaries, UnitAroundOffset) {
   EXPECT_FALSE(unit_before(text, 3, TextUnit::kWord).has_value());
   EXPECT_FALSE(unit_after(text, 12, TextUnit::kWord).has_value());
   EXPECT_FALSE(unit_at("a   b", 2, TextUnit::kWord).has_value());
+}
+
+// Large texts are searched in a window of lines around the offset; the answers must equal
+// a plain scan over every unit of the whole text.
+TEST(TextBoundaries, LargeTextMatchesFullScan) {
+  std::string text;
+  const std::vector<std::string> lines = {"Crème brûlée. Déjà vu!", "東京の天気は晴れです。", "שלום עולם. מה שלומך?",
+                                          "Family 👨‍👩‍👧 and 👋🏽 wave.", "", "   "};
+  for (int i = 0; text.size() < 400 * 1024; ++i) text += lines[static_cast<std::size_t>(i) % lines.size()] + "\n";
+  std::mt19937 random(3);
+  for (const TextUnit unit : {TextUnit::kWord, TextUnit::kSentence}) {
+    const std::vector<TextRange> all = text_units(text, unit);
+    for (int trial = 0; trial < 40; ++trial) {
+      const std::size_t offset = std::uniform_int_distribution<std::size_t>(0, text.size())(random);
+      std::optional<TextRange> before;
+      std::optional<TextRange> after;
+      for (const TextRange& range : all) {
+        if (range.end <= offset) before = range;
+        if (range.start >= offset && !after) after = range;
+      }
+      EXPECT_EQ(unit_before(text, offset, unit), before) << offset;
+      EXPECT_EQ(unit_after(text, offset, unit), after) << offset;
+    }
+  }
+}
+
+TEST(TextBoundaries, LargeBlankGapFallsBackToWholeText) {
+  std::string text = "alpha\n";
+  for (int i = 0; i < 3000; ++i) text += std::string(100, ' ') + "\n";
+  const std::size_t omega = text.size();
+  text += "omega";
+  EXPECT_EQ(unit_before(text, omega, TextUnit::kWord), (TextRange{0, 5}));
+  EXPECT_EQ(unit_after(text, 6, TextUnit::kWord), (TextRange{omega, omega + 5}));
+  EXPECT_EQ(previous_boundary(text, omega, TextUnit::kWord), 5u);
+  EXPECT_EQ(next_boundary(text, 6, TextUnit::kWord), omega);
+  EXPECT_FALSE(unit_at(text, 1000, TextUnit::kWord).has_value());
+  EXPECT_FALSE(unit_before(text, 3, TextUnit::kWord).has_value());
 }
 
 TEST(TextCase, Conversions) {

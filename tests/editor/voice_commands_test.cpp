@@ -223,6 +223,21 @@ TEST(CommandGrammar, RejectsInvalidGrammars) {
   }
 }
 
+TEST(TextSearch, NearestInLargeText) {
+  const std::string filler(200 * 1024, 'x');
+  // The nearby occurrence wins over an earlier one far away.
+  std::string text = "Tea first. " + filler + " then tea time";
+  const std::size_t near_tea = text.rfind("tea");
+  EXPECT_EQ(find_nearest(text, "TEA", text.size()), (TextRange{near_tea, near_tea + 3}));
+  // Only "steak" is nearby, so the whole word far before the cursor is chosen.
+  text = "Tea first. " + filler + " steak";
+  EXPECT_EQ(find_nearest(text, "tea", text.size()), (TextRange{0, 3}));
+  // Nothing before the cursor: the first occurrence after it.
+  text = filler + " tea";
+  EXPECT_EQ(find_nearest(text, "tea", 10), (TextRange{filler.size() + 1, filler.size() + 4}));
+  EXPECT_FALSE(find_nearest(filler, "tea", filler.size()).has_value());
+}
+
 TEST(TextSearch, CaseInsensitiveAcrossScripts) {
   EXPECT_EQ(find_case_insensitive("ÉTÉ été", "été"), (std::vector<TextRange>{{0, 5}, {6, 11}}));
   EXPECT_EQ(find_case_insensitive("aaa", "aa"), (std::vector<TextRange>{{0, 2}}));
