@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
   int64_t rows = 4096;
   int64_t cols = 4096;
   int64_t batch_tokens = 16;
-  int repeats = 5;
+  int repeats = 10;
   std::vector<std::string> type_names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0",
                                          "Q5_1", "Q4_K", "Q5_K", "Q6_K"};
   std::vector<int> thread_counts = {1, 2};
