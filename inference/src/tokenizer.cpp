@@ -257,9 +257,14 @@ struct Tokenizer::State {
   void emit_bytes(std::string_view piece, std::vector<int32_t>& output) const {
     for (const char c : piece) {
       const int32_t token = byte_tokens[static_cast<unsigned char>(c)];
-      // NOTE: llama.cpp drops a byte that has no <0xHH> token; the unknown token is used
-      // here instead so that the loss stays visible. Gemma vocabularies have all 256.
-      output.push_back(token >= 0 ? token : options.unknown_id);
+      // NOTE: llama.cpp drops a byte that has no <0xHH> token. The unknown token is used here
+      // instead, when there is one, so that the loss stays visible. Gemma vocabularies have
+      // all 256 byte tokens.
+      if (token >= 0) {
+        output.push_back(token);
+      } else if (options.unknown_id >= 0) {
+        output.push_back(options.unknown_id);
+      }
     }
   }
 

@@ -272,12 +272,15 @@ TEST(Tokenizer, ReferenceIdsDecode) {
       expected += text;
       continue;
     }
-    std::string piece = vocabulary.tokens.at(id);
-    for (size_t pos = piece.find("\xE2\x96\x81"); pos != std::string::npos;
-         pos = piece.find("\xE2\x96\x81", pos)) {
-      piece.replace(pos, 3, " ");
+    const std::string& piece = vocabulary.tokens.at(id);
+    for (size_t pos = 0; pos < piece.size();) {
+      if (piece.compare(pos, 3, "\xE2\x96\x81") == 0) {
+        expected += ' ';
+        pos += 3;
+      } else {
+        expected += piece[pos++];
+      }
     }
-    expected += piece;
   }
   const std::string decoded = tokenizer.decode(ids);
   EXPECT_EQ(decoded, expected);
@@ -409,15 +412,47 @@ TEST(Tokenizer, SmallVocabularySpecialSplit) {
   EXPECT_EQ(tokenizer.decode(plain), "a<|ctl|>b");
 }
 
+// Builds a vocabulary and returns the error message, or "" when it was accepted.
+std::string vocabulary_error(std::vector<std::string> tokens, std::vector<int32_t> types,
+                             const std::vector<std::string>& merges, TokenizerOptions options) {
+  try {
+    (void)Tokenizer::from_vocabulary(std::move(tokens), std::move(types), merges, options);
+  } catch (const TokenizerError& error) {
+    return error.what();
+  }
+  return "";
+}
+
 TEST(Tokenizer, RejectsInconsistentVocabulary) {
-  EXPECT_THROW(Tokenizer::from_vocabulary({"a", "b"}, {1}, {}), TokenizerError);
-  EXPECT_THROW(Tokenizer::from_vocabulary({"a", "<0xZZ>"}, {1, 6}, {}), TokenizerError);
-  EXPECT_THROW(Tokenizer::from_vocabulary({"a", "b"}, {1, 9}, {}), TokenizerError);
-  EXPECT_THROW(Tokenizer::from_vocabulary({"a", "b"}, {1, 1}, {"ab"}), TokenizerError);
-  EXPECT_THROW(Tokenizer::from_vocabulary({}, {}, {}), TokenizerError);
+  TokenizerOptions small;  // ids that exist in a two-token vocabulary
+  small.bos_id = 0;
+  small.eos_id = 1;
+  small.unknown_id = -1;
+  small.padding_id = -1;
+  EXPECT_EQ(vocabulary_error({"a", "b"}, {1, 1}, {"a b"}, small), "");
+  EXPECT_NE(vocabulary_error({"a", "b"}, {1}, {}, small).find("1 token types"), std::string::npos);
+  EXPECT_NE(vocabulary_error({"a", "<0xZZ>"}, {1, 6}, {}, small).find("not of the form <0xHH>"),
+            std::string::npos);
+  EXPECT_NE(vocabulary_error({"a", "b"}, {1, 9}, {}, small).find("has type 9"), std::string::npos);
+  EXPECT_NE(vocabulary_error({"a", "b"}, {1, 1}, {"ab"}, small).find("merge 0 ('ab')"),
+            std::string::npos);
+  EXPECT_NE(vocabulary_error({}, {}, {}, small).find("empty"), std::string::npos);
+  TokenizerOptions out_of_range = small;
+  out_of_range.bos_id = 5;
+  EXPECT_NE(vocabulary_error({"a", "b"}, {1, 1}, {}, out_of_range).find("bos token id 5"),
+            std::string::npos);
+}
+
+TEST(Tokenizer, MissingByteTokensWithoutUnknown) {
   TokenizerOptions options;
-  options.bos_id = 5;
-  EXPECT_THROW(Tokenizer::from_vocabulary({"a", "b"}, {1, 1}, {}, options), TokenizerError);
+  options.bos_id = 0;
+  options.eos_id = -1;
+  options.unknown_id = -1;
+  options.padding_id = -1;
+  const Tokenizer tokenizer = Tokenizer::from_vocabulary({"<bos>", "a"}, {3, 1}, {}, options);
+  // With neither byte tokens nor an unknown token, llama.cpp's rule applies: the byte is dropped.
+  EXPECT_EQ(tokenizer.encode("a\xC3\xA9" "a", false, false), (std::vector<int32_t>{1, 1}));
+  EXPECT_THROW(tokenizer.encode("a", false, false).at(2), std::out_of_range);
 }
 
 TEST(Tokenizer, LongTextRoundTripAndTiming) {
@@ -468,7 +503,9 @@ TEST(Utf8StreamDecoder, EmojiSplitAcrossByteTokens) {
   std::string streamed;
   for (size_t i = 0; i < ids.size(); ++i) {
     const std::string out = decoder.push(tokenizer.token_piece(ids[i]));
-    if (i + 1 < ids.size()) EXPECT_EQ(out, "") << "byte " << i;
+    if (i + 1 < ids.size()) {
+      EXPECT_EQ(out, "") << "byte " << i;
+    }
     streamed += out;
   }
   EXPECT_EQ(streamed, "\xF0\x9F\x99\x82");
