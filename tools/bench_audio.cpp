@@ -27,8 +27,8 @@ namespace audio = utter::audio;
 
 namespace {
 
-// CPU time of the calling thread, so that other programs on a busy machine do not skew the
-// figures; wall time is printed next to it.
+// Returns the CPU time of the calling thread, which other programs on a busy machine do not
+// inflate. Wall time is printed next to it.
 double thread_cpu_seconds() {
   timespec now{};
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);

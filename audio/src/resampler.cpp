@@ -119,7 +119,7 @@ void Resampler::convert(bool end_of_input, std::vector<float>& out) {
     const bool stalled = data.input_frames_used == 0 && data.output_frames_gen == 0;
     if (consumed < pending.size() && !stalled) continue;
     if (stalled && !end_of_input) break;
-    // A full output buffer may mean more output is ready from input already consumed; at the
+    // A full output buffer may mean more output is ready from input already consumed. At the
     // end of input the converter is drained until it produces nothing.
     if (end_of_input ? data.output_frames_gen == 0 : data.output_frames_gen < kOutputChunk) break;
   }

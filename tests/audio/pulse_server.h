@@ -24,7 +24,7 @@ inline constexpr const char* kNullSinkName = "utter_null";
 
 class PulseServer {
  public:
-  // Starts the daemon; on failure running() is false and failure() says why.
+  // Starts the daemon. On failure running() is false and failure() describes the cause.
   PulseServer() {
     const std::string executable = find_program("pulseaudio");
     if (executable.empty()) {

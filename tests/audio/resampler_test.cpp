@@ -38,7 +38,7 @@ struct ToneFit {
 };
 
 // Least-squares fit of a sine and cosine at exactly `frequency` over a window of whole periods,
-// so the residual holds every other component (distortion, images, noise).
+// so the residual contains every other component (distortion, images, noise).
 ToneFit fit_tone(const std::vector<float>& samples, std::size_t begin, std::size_t length,
                  double frequency, int rate) {
   double sin_sum = 0.0;

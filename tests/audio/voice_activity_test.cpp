@@ -168,14 +168,16 @@ TEST(VoiceActivity, RecordedSpeechPauses) {
   int rate = 0;
   const std::vector<float> speech = testing::read_pcm16_mono_wav(testing::testdata_audio("jfk.wav"), &rate);
   ASSERT_EQ(rate, kRate);
+
   const std::vector<SpeechSegment> found = find_speech_segments(speech);
   ASSERT_GE(found.size(), 4u);
-  const std::size_t tolerance = 2 * kToleranceSamples;
-  const double pauses[][2] = {{2.15, 3.25}, {4.30, 5.40}, {7.55, 8.15}};
   for (const SpeechSegment& segment : found) {
     std::printf("speech %.2f s to %.2f s\n", static_cast<double>(segment.start_sample) / kRate,
                 static_cast<double>(segment.end_sample) / kRate);
   }
+
+  const std::size_t tolerance = 2 * kToleranceSamples;
+  const double pauses[][2] = {{2.15, 3.25}, {4.30, 5.40}, {7.55, 8.15}};
   for (const auto& pause : pauses) {
     const auto pause_start = static_cast<std::size_t>(pause[0] * kRate);
     const auto pause_end = static_cast<std::size_t>(pause[1] * kRate);

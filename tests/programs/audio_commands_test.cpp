@@ -111,9 +111,9 @@ TEST_F(AudioCommandsTest, RecordKeepsAudioWhenServerGoes) {
   EXPECT_NE(result.output.find("recording stopped after"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("saved to"), std::string::npos) << result.output;
   int rate = 0;
-  const std::vector<float> kept = testing::read_pcm16_mono_wav(output, &rate);
-  EXPECT_GT(kept.size(), 0u);
-  EXPECT_LT(kept.size(), 20u * 16000u);
+  const std::vector<float> saved = testing::read_pcm16_mono_wav(output, &rate);
+  EXPECT_GT(saved.size(), 0u);
+  EXPECT_LT(saved.size(), 20u * 16000u);
 }
 
 TEST(AudioCommands, RecordRejectsZeroSeconds) {

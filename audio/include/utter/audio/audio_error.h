@@ -7,7 +7,7 @@
 namespace utter::audio {
 
 // Raised for unreadable or invalid audio files, device failures and invalid arguments. The
-// message names the file or device and says what to do.
+// message names the file or device and the next step.
 class AudioError : public std::runtime_error {
  public:
   explicit AudioError(const std::string& message) : std::runtime_error(message) {}

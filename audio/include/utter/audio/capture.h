@@ -27,12 +27,12 @@ struct CaptureOptions {
   std::string device;
   int sample_rate = 0;   // 0: the device's default rate
   int channels = 0;      // 0: up to two of the device's channels
-  double ring_seconds = 4.0;  // audio the ring holds before overrunning
+  double ring_seconds = 4.0;  // ring capacity in seconds of audio; more overruns
 };
 
 // Records from one input device. The PortAudio callback only copies samples into a lock-free
-// ring; the caller drains it with read() from its own thread, as often as it likes within
-// ring_seconds. Samples that do not fit are dropped and counted as an overrun.
+// ring, which the caller drains with read() from its own thread at least once per ring_seconds.
+// Samples that do not fit are dropped and counted as an overrun.
 class Capture {
  public:
   explicit Capture(const CaptureOptions& options = {});

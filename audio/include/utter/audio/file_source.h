@@ -24,7 +24,7 @@ struct AudioFileInfo {
 
 // Streams a file through libsndfile, averages its channels and resamples to 16 kHz. Memory use
 // is a few blocks, whatever the file's length. Raises AudioError when the file is missing,
-// empty, holds no samples, is not audio or fails to decode.
+// empty, contains no samples, is not audio or fails to decode.
 class FileSource {
  public:
   explicit FileSource(const std::filesystem::path& path,

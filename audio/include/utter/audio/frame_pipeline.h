@@ -11,8 +11,8 @@
 namespace utter::audio {
 
 // Turns interleaved samples at any rate and channel count into 640-sample 16 kHz mono frames.
-// Feed it chunks of any size with push(); take frames with next_frame(); at the end call
-// finish() once and keep taking frames until it returns nothing.
+// push() takes chunks of any size and next_frame() returns the frames ready so far. At the end
+// of the stream, call finish() once and take frames until next_frame() returns nothing.
 class FramePipeline {
  public:
   FramePipeline(int input_rate, int channels,

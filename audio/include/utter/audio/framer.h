@@ -12,7 +12,7 @@
 namespace utter::audio {
 
 // One 40 ms frame at 16 kHz. Only the last frame of a stream may be partial: its tail is zero
-// and valid_samples tells how many leading samples are real audio.
+// and valid_samples is the number of leading samples that are real audio.
 struct Frame {
   std::array<float, kFrameSamples> samples{};
   int valid_samples = kFrameSamples;

@@ -26,7 +26,7 @@ class Resampler {
   Resampler(Resampler&&) noexcept;
   Resampler& operator=(Resampler&&) noexcept;
 
-  // Appends the 16 kHz samples that the new input makes available to out. The input holds
+  // Appends the 16 kHz samples that the new input makes available to out. The input contains
   // whole sample frames (a multiple of channels() values).
   void process(std::span<const float> interleaved, std::vector<float>& out);
 

@@ -30,9 +30,9 @@ struct SpeechSegment {
 };
 
 // Finds speech in a stream fed in chunks of any size. Each 10 ms block is high-pass filtered
-// (to ignore hum and rumble) and its energy compared with an adaptive noise floor: the minimum
-// of the smoothed block energy over the last noise_window_ms, which speech rarely holds up for
-// that long because of the dips between syllables. Speech ends only after a hangover pause. Segment boundaries are placed on the
+// (to ignore hum and rumble) and its energy compared with an adaptive noise floor. The floor is
+// the minimum of the smoothed block energy over the last noise_window_ms, which stays near the
+// noise during speech because of the dips between syllables. Speech ends after a hangover pause. Segment boundaries are placed on the
 // first and last blocks above the thresholds, not where the decision was made.
 class VoiceActivityDetector {
  public:
@@ -43,7 +43,7 @@ class VoiceActivityDetector {
   // Closes a segment still open at the end of the stream.
   void finish();
 
-  // Returns the segments completed since the last call and forgets them.
+  // Returns the segments completed since the last call and clears that list.
   std::vector<SpeechSegment> take_segments();
 
   // True from the confirmed onset until the hangover has expired.
