@@ -53,11 +53,6 @@ inline __m256i mul_sum_u8s8(__m256i u, __m256i s) {
 #endif
 }
 
-// Eight int32 sums of s8 x s8 products: |w| times a with w's sign moved onto a.
-inline __m256i mul_sum_s8s8(__m256i w, __m256i a) {
-  return mul_sum_u8s8(_mm256_sign_epi8(w, w), _mm256_sign_epi8(a, w));
-}
-
 // A vector of int16 factors for accumulate_scaled: `low` for the products of the first 16
 // bytes, `high` for those of the last 16.
 inline __m256i make_scales(int low, int high) {
@@ -138,6 +133,7 @@ void dot_symmetric32(const void* weights, const std::byte* activations, size_t s
     acc[t] = _mm256_setzero_ps();
   }
   for (int64_t i = 0; i < n / 32; ++i) {
+    // Signed products as |q| times the activations with q's sign moved onto them.
     const __m256i q = Format::levels(w[i]);
     const __m256i q_abs = _mm256_sign_epi8(q, q);
     const float dw = half_to_float_f16c(w[i].d);
