@@ -7,6 +7,7 @@
 
 #include <system_error>
 
+#include "sndfile_message.h"
 #include "utter/audio/audio_error.h"
 
 namespace utter::audio {
@@ -69,7 +70,7 @@ SNDFILE* open_checked(const std::filesystem::path& path, AudioFileInfo& info) {
   SNDFILE* file = sf_open(path.c_str(), SFM_READ, &sf_info);
   if (file == nullptr) {
     throw AudioError(fmt::format("cannot decode {}: {}. Expected a {} file", path,
-                                 sf_strerror(nullptr), kSupportedFormats));
+                                 sndfile_message(sf_strerror(nullptr)), kSupportedFormats));
   }
   if (sf_info.channels < 1 || sf_info.channels > kMaxChannels) {
     sf_close(file);
@@ -109,14 +110,18 @@ FileSource::~FileSource() = default;
 bool FileSource::read_file_block(std::vector<float>& interleaved) {
   interleaved.resize(static_cast<std::size_t>(kBlockFrames) * static_cast<std::size_t>(info_.channels));
   const sf_count_t got = sf_readf_float(handle_->file, interleaved.data(), kBlockFrames);
-  if (got < 0) throw AudioError(fmt::format("decoding {} failed: {}", path_, sf_strerror(handle_->file)));
+  if (got < 0) {
+    throw AudioError(fmt::format("decoding {} failed: {}", path_, sndfile_message(sf_strerror(handle_->file))));
+  }
   interleaved.resize(static_cast<std::size_t>(got) * static_cast<std::size_t>(info_.channels));
   frames_read_ += got;
   if (got < kBlockFrames) {
+    // NOTE: libsndfile shortens a truncated WAV or MP3 to the data present without reporting an
+    // error, so such a file decodes partially; damaged FLAC and Ogg streams do raise errors.
     const int error = sf_error(handle_->file);
     if (error != SF_ERR_NO_ERROR) {
       throw AudioError(fmt::format("decoding {} failed after {} sample frames: {}", path_,
-                                   frames_read_, sf_error_number(error)));
+                                   frames_read_, sndfile_message(sf_error_number(error))));
     }
     if (frames_read_ == 0) {
       throw AudioError(fmt::format("audio file {} contains no decodable samples", path_));

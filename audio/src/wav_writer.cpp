@@ -5,6 +5,7 @@
 #include <fmt/core.h>
 #include <fmt/std.h>
 
+#include "sndfile_message.h"
 #include "utter/audio/audio_error.h"
 
 namespace utter::audio {
@@ -25,7 +26,8 @@ WavWriter::WavWriter(const std::filesystem::path& path, int sample_rate, int cha
   info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
   handle_->file = sf_open(path.c_str(), SFM_WRITE, &info);
   if (handle_->file == nullptr) {
-    throw AudioError(fmt::format("cannot create WAV file {}: {}", path, sf_strerror(nullptr)));
+    throw AudioError(fmt::format("cannot create WAV file {}: {}. Check that its folder exists and is writable",
+                                 path, sndfile_message(sf_strerror(nullptr))));
   }
   // Samples beyond full scale saturate instead of wrapping around.
   sf_command(handle_->file, SFC_SET_CLIPPING, nullptr, SF_TRUE);
@@ -39,7 +41,7 @@ void WavWriter::write(std::span<const float> interleaved) {
   if (handle_->file == nullptr) throw AudioError(fmt::format("WAV file {} is already closed", path_));
   const auto frames = static_cast<sf_count_t>(interleaved.size() / static_cast<std::size_t>(channels_));
   if (sf_writef_float(handle_->file, interleaved.data(), frames) != frames) {
-    throw AudioError(fmt::format("writing {} failed: {}", path_, sf_strerror(handle_->file)));
+    throw AudioError(fmt::format("writing {} failed: {}", path_, sndfile_message(sf_strerror(handle_->file))));
   }
 }
 
@@ -47,7 +49,7 @@ void WavWriter::close() {
   if (handle_->file == nullptr) return;
   const int error = sf_close(handle_->file);
   handle_->file = nullptr;
-  if (error != 0) throw AudioError(fmt::format("closing {} failed: {}", path_, sf_error_number(error)));
+  if (error != 0) throw AudioError(fmt::format("closing {} failed: {}", path_, sndfile_message(sf_error_number(error))));
 }
 
 }  // namespace utter::audio
