@@ -45,10 +45,12 @@ struct TokenizerOptions {
   std::vector<int32_t> suppressed_tokens;  // ids whose logits a sampler sets to -inf
 };
 
+// Immutable once built, so encode, decode and the lookups may run on several threads at once.
 class Tokenizer {
  public:
   // Reads the vocabulary of a GGUF whose `tokenizer.ggml.model` is "gemma4"; throws
-  // TokenizerError naming the file and the offending key or value.
+  // TokenizerError naming the file and the offending key or value. add_bos() is always true,
+  // as in llama.cpp, whatever `tokenizer.ggml.add_bos_token` contains.
   static Tokenizer from_gguf(const GgufFile& file);
 
   // Builds a tokenizer from plain arrays (tests and tools). `merges` are "left right" strings,
@@ -68,7 +70,9 @@ class Tokenizer {
   // restores it (llama.cpp would encode U+FFFD instead).
   std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special) const;
 
-  // Concatenates the pieces of `ids`; throws TokenizerError on an id outside the vocabulary.
+  // Concatenates the pieces of `ids` (see token_piece); throws TokenizerError on an id outside
+  // the vocabulary. Pieces are joined as bytes, so a character split across byte tokens is
+  // whole again only in the full result; use Utf8StreamDecoder when showing tokens one by one.
   std::string decode(std::span<const int32_t> ids, bool render_special = false) const;
 
   // The bytes a token stands for: NORMAL text with U+2581 turned into spaces, the raw byte of
