@@ -19,6 +19,7 @@ constexpr sf_count_t kBlockFrames = 8192;
 constexpr int kMaxChannels = 64;
 constexpr int kMinSampleRate = 1000;
 constexpr int kMaxSampleRate = 768000;
+constexpr double kMaxReserveSeconds = 4.0 * 3600.0;
 constexpr const char* kSupportedFormats = "WAV, FLAC, Ogg Vorbis, Opus or MP3";
 
 std::string describe_format(int format) {
@@ -88,7 +89,8 @@ SNDFILE* open_checked(const std::filesystem::path& path, AudioFileInfo& info) {
   }
   info.sample_rate = sf_info.samplerate;
   info.channels = sf_info.channels;
-  info.frames = sf_info.frames;
+  // libsndfile reports SF_COUNT_MAX when it cannot tell the length.
+  info.frames = sf_info.frames == SF_COUNT_MAX ? -1 : sf_info.frames;
   info.format = describe_format(sf_info.format);
   return file;
 }
@@ -116,8 +118,8 @@ bool FileSource::read_file_block(std::vector<float>& interleaved) {
   interleaved.resize(static_cast<std::size_t>(got) * static_cast<std::size_t>(info_.channels));
   frames_read_ += got;
   if (got < kBlockFrames) {
-    // NOTE: libsndfile shortens a truncated WAV or MP3 to the data present without reporting an
-    // error, so such a file decodes partially; damaged FLAC and Ogg streams do raise errors.
+    // NOTE: libsndfile 1.2 decodes a truncated WAV, MP3 or Ogg file, or an Ogg Vorbis stream with
+    // damaged pages, as far as it can without reporting an error. Damaged FLAC and MP3 data fail.
     const int error = sf_error(handle_->file);
     if (error != SF_ERR_NO_ERROR) {
       throw AudioError(fmt::format("decoding {} failed after {} sample frames: {}", path_,
@@ -156,7 +158,9 @@ std::optional<Frame> FileSource::next_frame() {
 std::vector<float> decode_file_16k_mono(const std::filesystem::path& path, ResamplerQuality quality) {
   FileSource source(path, quality);
   std::vector<float> samples;
-  samples.reserve(static_cast<std::size_t>(source.info().duration_seconds() * kModelSampleRate) + 1024);
+  // The header's length is only a hint: it may be an estimate, or absurd in a damaged file.
+  const double expected_seconds = std::min(source.info().duration_seconds(), kMaxReserveSeconds);
+  samples.reserve(static_cast<std::size_t>(expected_seconds * kModelSampleRate) + 1024);
   while (source.read(samples)) {
   }
   return samples;

@@ -204,6 +204,19 @@ TEST_F(FileSourceTest, BadFilesGiveClearErrors) {
   expect_error_mentions(folder_->path(), "not a regular file");
 }
 
+TEST_F(FileSourceTest, TruncatedOggDecodesPartially) {
+  std::ifstream input(path("speech.ogg"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(input)), std::istreambuf_iterator<char>());
+  ASSERT_GT(bytes.size(), 20000u);
+  write_bytes(path("cut.ogg"), bytes.substr(0, bytes.size() / 2));
+
+  // The cut removes the last page, which carries the stream's length.
+  EXPECT_EQ(probe_audio_file(path("cut.ogg")).frames, -1);
+  const std::vector<float> decoded = decode_file_16k_mono(path("cut.ogg"));
+  EXPECT_GT(decoded.size(), reference_->size() / 4);
+  EXPECT_LT(decoded.size(), reference_->size());
+}
+
 TEST_F(FileSourceTest, CorruptFlacFailsWithError) {
   // Overwrite the middle of the FLAC stream with garbage.
   std::ifstream input(path("speech.flac"), std::ios::binary);

@@ -15,10 +15,13 @@ namespace utter::audio {
 struct AudioFileInfo {
   int sample_rate = 0;
   int channels = 0;
-  std::int64_t frames = 0;  // sample frames per channel as the file header states them
-  std::string format;       // e.g. "WAV, 16-bit PCM"
+  // Sample frames per channel as the header states them (an estimate for MP3), or -1 when the
+  // header gives no length, as for an Ogg file cut short.
+  std::int64_t frames = 0;
+  std::string format;  // e.g. "WAV (Microsoft), Signed 16 bit PCM"
+  // Returns the length in seconds, or 0 when it is unknown.
   double duration_seconds() const {
-    return sample_rate > 0 ? static_cast<double>(frames) / sample_rate : 0.0;
+    return sample_rate > 0 && frames > 0 ? static_cast<double>(frames) / sample_rate : 0.0;
   }
 };
 
