@@ -175,16 +175,32 @@ float dot_q5_1(const void* weights, const void* activations, int64_t n) {
   return horizontal_sum(acc) + offsets;
 }
 
-// Unpacks the eight 6-bit scales and mins of a Q4_K/Q5_K block.
+// Unpacks the eight 6-bit scales and mins of a Q4_K/Q5_K block four at a time. With the
+// 12 bytes read as words w0, w1, w2: scales 0-3 and mins 0-3 are the low six bits of each
+// byte of w0 and w1; scales 4-7 are the low nibbles of w2 plus the top two bits of w0's
+// bytes, and mins 4-7 the high nibbles of w2 plus the top two bits of w1's bytes.
 inline void unpack_k4_scales(const uint8_t* packed_scales, uint8_t* scales, uint8_t* mins) {
-  for (int j = 0; j < 8; ++j) unpack_scale_min_k4(packed_scales, j, scales[j], mins[j]);
+  uint32_t words[3];
+  std::memcpy(words, packed_scales, 12);
+  const uint32_t low_six = 0x3F3F3F3F, low_four = 0x0F0F0F0F, low_two = 0x03030303;
+  const uint32_t scale_words[2] = {words[0] & low_six,
+                                   (words[2] & low_four) | (((words[0] >> 6) & low_two) << 4)};
+  const uint32_t min_words[2] = {words[1] & low_six,
+                                 ((words[2] >> 4) & low_four) | (((words[1] >> 6) & low_two) << 4)};
+  std::memcpy(scales, scale_words, 8);
+  std::memcpy(mins, min_words, 8);
 }
 
-// The min term of a Q4_K/Q5_K block: the sum over sub-blocks of min * activation sum.
+// The min term of a Q4_K/Q5_K block: the sum over sub-blocks j of mins[j] times the sum of
+// the activations of sub-block j, which is bsums[2 j] + bsums[2 j + 1].
 inline int k4_min_sum(const uint8_t* mins, const BlockQ8_K& a) {
-  int min_sum = 0;
-  for (int j = 0; j < 8; ++j) min_sum += mins[j] * (a.bsums[2 * j] + a.bsums[2 * j + 1]);
-  return min_sum;
+  uint64_t packed;
+  std::memcpy(&packed, mins, 8);
+  const __m128i doubled = _mm_unpacklo_epi8(_mm_cvtsi64_si128(static_cast<int64_t>(packed)),
+                                            _mm_cvtsi64_si128(static_cast<int64_t>(packed)));
+  const __m256i factors = _mm256_cvtepu8_epi16(doubled);  // m0, m0, m1, m1, ..., m7, m7
+  const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums));
+  return horizontal_sum(_mm256_madd_epi16(bsums, factors));
 }
 
 // Unsigned 4-bit (Q4_K) or 5-bit (Q5_K) levels of the two sub-blocks of chunk `chunk`.
