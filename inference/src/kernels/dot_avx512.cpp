@@ -211,11 +211,8 @@ void dot_q6_k_512(const void* weights, const std::byte* activations, size_t stri
     }
     const float dw = half_to_float_f16c(w[i].d);
     for (int t = 0; t < T; ++t) {
-      int offset_sum = 0;
-      for (int group = 0; group < 16; ++group) {
-        offset_sum += w[i].scales[group] * a[t][i].bsums[group];
-      }
-      const int total = _mm512_reduce_add_epi32(acc[t]) - 32 * offset_sum;
+      const int total =
+          _mm512_reduce_add_epi32(acc[t]) - 32 * q6_offset_sum(w[i].scales, a[t][i]);
       sums[t] = add_scaled_block(sums[t], dw * a[t][i].d, total);
     }
   }

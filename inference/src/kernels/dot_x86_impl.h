@@ -203,6 +203,14 @@ inline int k4_min_sum(const uint8_t* mins, const BlockQ8_K& a) {
   return horizontal_sum(_mm256_madd_epi16(bsums, factors));
 }
 
+// The offset term of a Q6_K block: the sum over its 16 groups of scale times activation sum.
+inline int q6_offset_sum(const int8_t* scales, const BlockQ8_K& a) {
+  const __m256i factors =
+      _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(scales)));
+  const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.bsums));
+  return horizontal_sum(_mm256_madd_epi16(bsums, factors));
+}
+
 // Unsigned 4-bit (Q4_K) or 5-bit (Q5_K) levels of the two sub-blocks of chunk `chunk`.
 struct LevelsQ4_K {
   using Block = BlockQ4_K;
@@ -312,11 +320,7 @@ void dot_q6_k_rows(const void* weights, const std::byte* activations, size_t str
     }
     const float dw = half_to_float_f16c(w[i].d);
     for (int t = 0; t < T; ++t) {
-      int offset_sum = 0;
-      for (int group = 0; group < 16; ++group) {
-        offset_sum += w[i].scales[group] * a[t][i].bsums[group];
-      }
-      const int total = horizontal_sum(acc[t]) - 32 * offset_sum;
+      const int total = horizontal_sum(acc[t]) - 32 * q6_offset_sum(w[i].scales, a[t][i]);
       sums[t] = add_scaled_block(sums[t], dw * a[t][i].d, total);
     }
   }
