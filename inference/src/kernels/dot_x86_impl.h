@@ -175,10 +175,10 @@ float dot_q5_1(const void* weights, const void* activations, int64_t n) {
   return horizontal_sum(acc) + offsets;
 }
 
-// Unpacks the eight 6-bit scales and mins of a Q4_K/Q5_K block four at a time. With the
-// 12 bytes read as words w0, w1, w2: scales 0-3 and mins 0-3 are the low six bits of each
-// byte of w0 and w1; scales 4-7 are the low nibbles of w2 plus the top two bits of w0's
-// bytes, and mins 4-7 the high nibbles of w2 plus the top two bits of w1's bytes.
+// Unpacks the eight 6-bit scales and mins of a Q4_K/Q5_K block four at a time, reading the
+// 12 bytes as words w0, w1, w2. Scales 0-3 and mins 0-3 are the low six bits of the bytes
+// of w0 and w1. Scales 4-7 are the low nibbles of w2 plus the top two bits of w0's bytes,
+// and mins 4-7 are the high nibbles of w2 plus the top two bits of w1's bytes.
 inline void unpack_k4_scales(const uint8_t* packed_scales, uint8_t* scales, uint8_t* mins) {
   uint32_t words[3];
   std::memcpy(words, packed_scales, 12);

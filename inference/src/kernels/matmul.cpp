@@ -118,9 +118,9 @@ const DotTable& table_for(KernelLevel level) {
 
 // Loop blocking for multi-token products. The weight rows of one tile stay in the L2 cache
 // while every token passes over them, so weights are read from memory once and each
-// activation row once per tile; kTileBytes sizes the tile so that it fits a 1 MiB or larger
-// L2 next to the activations. Within a tile, kTokenTile activation rows are reused across the
-// tile's rows from L1/L2. kRowGrain is the smallest piece of rows handed to a thread.
+// activation row once per tile. kTileBytes sizes the tile to fit an L2 of 1 MiB or more
+// next to the activations. Within a tile, kTokenTile activation rows are reused across the
+// tile's rows. kRowGrain is the smallest piece of rows handed to a thread.
 constexpr size_t kTileBytes = 512 * 1024;
 constexpr int64_t kRowGrain = 16;
 constexpr int64_t kTokenTile = 8;
