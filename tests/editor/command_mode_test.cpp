@@ -4,7 +4,11 @@
 
 #include "editor_test_support.h"
 
+#include "utter/editor/utf8.h"
+
 #include <gtest/gtest.h>
+
+#include <random>
 
 #include <stdexcept>
 #include <string>
@@ -232,6 +236,44 @@ TEST(VoiceCommandsDirect, EmptyArgumentsFailCleanly) {
   const CommandOutcome unknown = execute_command(document, VoiceCommand{"fly", {}}, {});
   EXPECT_FALSE(unknown.succeeded);
   EXPECT_EQ(marked_text(document), "tea|");
+}
+
+// Random mixes of words, punctuation words and commands, in both modes: the document must stay
+// valid UTF-8 with the selection inside it, and undoing everything restores the start.
+TEST(DictationController, RandomUtterancesKeepDocumentValid) {
+  const std::vector<std::string> words = {
+      "hello", "comma", "period", "new", "paragraph", "line", "select", "the", "last", "next",
+      "word", "sentence", "that", "scratch", "delete", "cap", "all", "caps", "no", "bold",
+      "italic", "undo", "redo", "replace", "with", "go", "to", "end", "start", "of",
+      "literal", "open", "close", "quote", "question", "mark", "é", "👨‍👩‍👧", "東京", "שלום",
+      "👍🏽", "\"", ",", ".", "make", "it", "shorter", "e\u0301"};
+  const std::string initial = "Début. 東京 שלום 👋🏽.\n\nSecond paragraph here.";
+  Document document(initial);
+  FakeRewriter model;
+  model.reply = "\"Réécrit 👍🏽\"";
+  Dictation dictation = make_dictation(document, model.function());
+  std::mt19937 random(11);
+  for (int i = 0; i < 1500; ++i) {
+    std::string utterance;
+    const int count = std::uniform_int_distribution<int>(1, 5)(random);
+    for (int k = 0; k < count; ++k) {
+      if (!utterance.empty()) utterance += ' ';
+      utterance += words[std::uniform_int_distribution<std::size_t>(0, words.size() - 1)(random)];
+    }
+    if (std::uniform_int_distribution<int>(0, 4)(random) == 0) {
+      const std::size_t size = document.size();
+      document.set_selection({std::uniform_int_distribution<std::size_t>(0, size)(random),
+                              std::uniform_int_distribution<std::size_t>(0, size)(random)});
+    }
+    const UtteranceMode mode =
+        std::uniform_int_distribution<int>(0, 3)(random) == 0 ? UtteranceMode::kCommand : UtteranceMode::kDictation;
+    dictation.handle(utterance, mode);
+    ASSERT_FALSE(find_invalid_utf8(document.text()).has_value()) << "after \"" << utterance << "\"";
+    ASSERT_LE(document.selection().end(), document.size()) << "after \"" << utterance << "\"";
+  }
+  while (document.undo()) {
+  }
+  EXPECT_EQ(document.text(), initial);
 }
 
 TEST(DictationController, UtteranceIsOneUndoStep) {
