@@ -254,6 +254,17 @@ std::size_t previous_boundary(std::string_view text, std::size_t offset, TextUni
   return range->end < offset ? range->end : range->start;
 }
 
+Selection move_by_unit(const Document& document, TextUnit unit, bool forward, bool extend) {
+  const Selection selection = document.selection();
+  if (!extend && !selection.empty()) {
+    return Selection::cursor_at(forward ? selection.end() : selection.start());
+  }
+  const std::string& text = document.text();
+  const std::size_t head =
+      forward ? next_boundary(text, selection.head, unit) : previous_boundary(text, selection.head, unit);
+  return extend ? Selection{selection.anchor, head} : Selection::cursor_at(head);
+}
+
 std::optional<TextRange> unit_at(std::string_view text, std::size_t offset, TextUnit unit) {
   return search_near(text, offset, unit, unit_at_in, SearchSide::kAround);
 }

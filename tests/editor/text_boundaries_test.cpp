@@ -1,6 +1,8 @@
 #include "utter/editor/text_boundaries.h"
 #include "utter/editor/text_case.h"
 
+#include "editor_test_support.h"
+
 #include <gtest/gtest.h>
 
 #include <random>
@@ -119,6 +121,40 @@ TEST(TextBoundaries, LargeBlankGapFallsBackToWholeText) {
   EXPECT_EQ(next_boundary(text, 6, TextUnit::kWord), omega);
   EXPECT_FALSE(unit_at(text, 1000, TextUnit::kWord).has_value());
   EXPECT_FALSE(unit_before(text, 3, TextUnit::kWord).has_value());
+}
+
+TEST(TextBoundaries, MoveByUnitTable) {
+  struct Case {
+    const char* name;
+    std::string document;
+    TextUnit unit;
+    bool forward;
+    bool extend;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"right over ZWJ family", "a|👨‍👩‍👧b", TextUnit::kCharacter, true, false, "a👨‍👩‍👧|b"},
+      {"left over skin tone", "x👍🏽|", TextUnit::kCharacter, false, false, "x|👍🏽"},
+      {"right over combining accent", "|e\u0301t", TextUnit::kCharacter, true, false, "e\u0301|t"},
+      {"shift right extends", "a|bc", TextUnit::kCharacter, true, true, "a[b]c"},
+      {"shift left extends backwards", "ab|c", TextUnit::kCharacter, false, true, "a]b[c"},
+      {"right collapses selection", "a[bc]d", TextUnit::kCharacter, true, false, "abc|d"},
+      {"left collapses selection", "a[bc]d", TextUnit::kCharacter, false, false, "a|bcd"},
+      {"word right accents", "|Crème brûlée", TextUnit::kWord, true, false, "Crème| brûlée"},
+      {"word right from word end", "Crème| brûlée", TextUnit::kWord, true, false, "Crème |brûlée"},
+      {"word left CJK", "私は学生|です", TextUnit::kWord, false, false, "私は|学生です"},
+      {"word left RTL", "שלום עולם|", TextUnit::kWord, false, false, "שלום |עולם"},
+      {"shift word right", "|one two", TextUnit::kWord, true, true, "[one] two"},
+      {"sentence right", "One.| Two. Three.", TextUnit::kSentence, true, false, "One. |Two. Three."},
+      {"paragraph left", "A.\n\nB b|b.", TextUnit::kParagraph, false, false, "A.\n\n|B bb."},
+      {"at end stays", "ab|", TextUnit::kWord, true, false, "ab|"},
+      {"at start stays", "|ab", TextUnit::kCharacter, false, false, "|ab"},
+  };
+  for (const Case& test : cases) {
+    Document document = testing::make_document(test.document);
+    document.set_selection(move_by_unit(document, test.unit, test.forward, test.extend));
+    EXPECT_EQ(testing::marked_text(document), test.expected) << test.name;
+  }
 }
 
 TEST(TextCase, Conversions) {

@@ -36,4 +36,9 @@ std::optional<TextRange> unit_at(std::string_view text, std::size_t offset, Text
 std::optional<TextRange> unit_before(std::string_view text, std::size_t offset, TextUnit unit);
 std::optional<TextRange> unit_after(std::string_view text, std::size_t offset, TextUnit unit);
 
+// The selection after one cursor step by unit (arrow keys, with control for words). With
+// extend the anchor stays and the head moves (shift). Without it, a non-empty selection first
+// collapses to its start (backward) or end (forward), as text editors do.
+Selection move_by_unit(const Document& document, TextUnit unit, bool forward, bool extend);
+
 }  // namespace utter::editor
