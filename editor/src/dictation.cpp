@@ -398,8 +398,8 @@ InsertionPlan plan_insertion(const Document& document, TextRange range, std::str
   if (!starts_attached) {
     body = is_sentence_start(before) ? capitalize_first_letter(body)
                                      // NOTE: this also lower-cases a proper noun that starts a
-                                     // mid-sentence insertion ("Paris"), as other dictation
-                                     // editors do; the person can say "cap that".
+                                     // mid-sentence insertion ("Paris"). The command "cap that"
+                                     // restores it.
                                      : lowercase_first_word_if_capitalized(body);
   }
 

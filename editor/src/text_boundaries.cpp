@@ -46,7 +46,7 @@ namespace {
 
 bool is_white_space(char32_t c) { return u_isUWhiteSpace(static_cast<UChar32>(c)); }
 
-// True when the segment holds something a person would call a word even though ICU's word
+// True when the segment contains something a person would call a word even though ICU's word
 // rules give it no word status: emoji.
 bool contains_pictograph(std::string_view text, TextRange range) {
   std::size_t offset = range.start;
@@ -185,15 +185,15 @@ std::optional<TextRange> unit_after_in(std::string_view text, std::size_t offset
   return std::nullopt;
 }
 
-// Which side of the offset a search looks at, so that an empty result in the window only
-// means "none" when the window reaches the end of the text on that side.
+// The side of the offset a search looks at. An empty result in the window only means "none"
+// when the window reaches the end of the text on that side.
 enum class SearchSide { kAround, kBefore, kAfter };
 
 using UnitSearch = std::optional<TextRange> (*)(std::string_view, std::size_t, TextUnit);
 
 // Runs search on a window of whole lines around offset instead of the whole text. ICU's
 // grapheme, word and sentence rules always break at a line feed, so units never cross a line
-// and the window gives the same answer as the whole text; this keeps cursor motion and commands
+// and the window gives the same result as the whole text. This keeps cursor motion and commands
 // fast in documents of many megabytes. Paragraphs are found by a plain scan of the whole text.
 std::optional<TextRange> search_near(std::string_view text, std::size_t offset, TextUnit unit, UnitSearch search,
                                      SearchSide side) {

@@ -225,7 +225,7 @@ std::optional<TextRange> find_nearest(std::string_view text, std::string_view ne
                                       std::size_t position) {
   position = std::min(position, text.size());
   // Most often the phrase was written shortly before the cursor. A whole-word match in the
-  // text just before it is the answer, so large documents skip the full scan then.
+  // text just before it is the result, so large documents skip the full scan then.
   constexpr std::size_t kNearbyBytes = 64 * 1024;
   if (position > kNearbyBytes) {
     std::size_t nearby_start = position - kNearbyBytes;

@@ -86,8 +86,8 @@ TEST(TextBoundaries, UnitAroundOffset) {
   EXPECT_FALSE(unit_at("a   b", 2, TextUnit::kWord).has_value());
 }
 
-// Large texts are searched in a window of lines around the offset; the answers must equal
-// a plain scan over every unit of the whole text.
+// Large texts are searched in a window of lines around the offset. The results must equal a
+// plain scan over every unit of the whole text.
 TEST(TextBoundaries, LargeTextMatchesFullScan) {
   std::string text;
   const std::vector<std::string> lines = {"Crème brûlée. Déjà vu!", "東京の天気は晴れです。", "שלום עולם. מה שלומך?",

@@ -36,7 +36,7 @@ struct Selection {
   bool operator==(const Selection&) const = default;
 };
 
-// Which way a marker moves when text is inserted exactly at its position.
+// Direction a marker moves in when text is inserted exactly at its position.
 enum class MarkerGravity { kStayBefore, kMoveAfter };
 
 // Not thread-safe: one thread (the UI thread) owns a document and makes every call.

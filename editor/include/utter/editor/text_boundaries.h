@@ -28,8 +28,8 @@ std::size_t previous_boundary(std::string_view text, std::size_t offset, TextUni
 // iterator (for example when its data is missing).
 std::vector<TextRange> text_units(std::string_view text, TextUnit unit);
 
-// The unit that contains offset, or touches it from the left or right (a cursor right after
-// a word is "in" that word); nothing when offset is between units (e.g. among spaces).
+// The unit that contains offset or touches it from the left or right, so a cursor right after
+// a word is "in" that word. Nothing when offset is between units (e.g. among spaces).
 std::optional<TextRange> unit_at(std::string_view text, std::size_t offset, TextUnit unit);
 // The last unit that ends at or before offset, and the first unit that starts at or after it.
 // A cursor inside a word therefore skips that word in both directions.

@@ -37,7 +37,7 @@ class CommandGrammar {
   // Case, surrounding spaces and punctuation the transcriber added at the ends are ignored.
   std::optional<VoiceCommand> match(std::string_view utterance) const;
 
-  // Every action the executor knows; the grammar may only use these.
+  // Every action execute_command implements. A grammar may only use these.
   static const std::vector<std::string>& known_actions();
 
   struct Element {
@@ -57,7 +57,7 @@ class CommandGrammar {
   std::vector<Rule> rules_;
 };
 
-// What a command refers to when it says "that".
+// The text a command means by "that".
 struct CommandContext {
   // The range of the most recent dictated utterance, if it is still known.
   std::optional<TextRange> last_insertion;
@@ -70,8 +70,8 @@ struct CommandOutcome {
 };
 
 // Runs a matched command on the document. Every change is one undo step labelled with the
-// action. A command that cannot act (nothing selected, text not found) changes nothing and
-// says why in the outcome.
+// action. A command that cannot act (nothing selected, text not found) changes nothing, and
+// its outcome's message gives the reason.
 CommandOutcome execute_command(Document& document, const VoiceCommand& command,
                                const CommandContext& context);
 
