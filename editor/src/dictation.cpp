@@ -433,7 +433,8 @@ TextRange insert_dictation(Document& document, const SpokenPunctuation& punctuat
                            std::string_view utterance) {
   const std::string rendered = punctuation.render(utterance);
   const InsertionPlan plan = plan_insertion(document, document.selection().range(), rendered);
-  if (plan.text.empty() && plan.range.empty()) return TextRange{plan.range.start, plan.range.start};
+  // A blank utterance changes nothing, not even a selection it would have replaced.
+  if (plan.text.empty()) return TextRange{plan.range.start, plan.range.start};
   Document::Transaction transaction(document, "Dictation");
   document.set_selection(Selection::of(plan.range));
   document.replace_selection(plan.text);

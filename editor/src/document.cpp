@@ -158,8 +158,9 @@ void Document::apply_raw(std::size_t position, std::size_t removed_length,
   const bool was_empty = selection_.empty();
   std::size_t start = selection_.start();
   std::size_t end = selection_.end();
-  // A cursor moves past text inserted at it; a non-empty selection does not grow at its edges.
-  start = map_through_edit(start, position, removed_length, inserted_length, was_empty);
+  // A cursor moves past text inserted at it. A non-empty selection does not grow at either
+  // edge, so its start moves past and its end stays before.
+  start = map_through_edit(start, position, removed_length, inserted_length, true);
   end = map_through_edit(end, position, removed_length, inserted_length, was_empty);
   if (selection_.anchor <= selection_.head) {
     selection_ = {start, end};

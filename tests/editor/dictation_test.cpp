@@ -63,6 +63,7 @@ TEST(DictationInsertion, SpacingAndCapitals) {
       {"question mark attaches", "Is it|", "question mark", "Is it?|"},
       {"no double space", "one  |  two", "and", "one  and|  two"},
       {"blank utterance", "a|b", "   ", "a|b"},
+      {"blank utterance keeps selection", "a[b]c", " ", "a[b]c"},
       {"CJK joins without spaces", "今日は|", "晴れ", "今日は晴れ|"},
       {"CJK then latin", "東京|", "OK", "東京OK|"},
       {"Hebrew gets spaces", "שלום |", "עולם", "שלום עולם|"},

@@ -99,6 +99,10 @@ TEST(Document, SelectionFollowsEditsElsewhere) {
   EXPECT_EQ(document.selection(), (Selection{10, 6}));
   document.insert(10, "X");  // at the selection's end: the selection does not grow
   EXPECT_EQ(document.selection(), (Selection{10, 6}));
+  document.insert(6, "Y");  // at its start: the selection moves and does not grow
+  EXPECT_EQ(document.selection(), (Selection{11, 7}));
+  document.erase(6, 1);
+  EXPECT_EQ(document.selection(), (Selection{10, 6}));
   document.erase(4, 3);  // removes "c d", which overlaps the selection's start
   EXPECT_EQ(document.text(), "12abef Xghi");
   EXPECT_EQ(document.selection(), (Selection{7, 4}));
