@@ -154,4 +154,44 @@ std::vector<SpeechSegment> find_speech_segments(std::span<const float> samples,
   return detector.take_segments();
 }
 
+std::vector<std::size_t> choose_split_points(const std::vector<SpeechSegment>& segments,
+                                             std::size_t total_samples,
+                                             std::size_t max_chunk_samples) {
+  if (max_chunk_samples == 0) throw AudioError("the maximum chunk length must be at least one sample");
+
+  // Pauses as [start, end): before the first segment, between segments and after the last.
+  std::vector<SpeechSegment> pauses;
+  std::size_t previous_end = 0;
+  for (const SpeechSegment& segment : segments) {
+    if (segment.start_sample > previous_end) pauses.push_back({previous_end, segment.start_sample});
+    previous_end = std::max(previous_end, segment.end_sample);
+  }
+  if (total_samples > previous_end) pauses.push_back({previous_end, total_samples});
+
+  std::vector<std::size_t> cuts;
+  std::size_t chunk_start = 0;
+  while (total_samples - chunk_start > max_chunk_samples) {
+    const std::size_t limit = chunk_start + max_chunk_samples;
+    const std::size_t preferred_from = chunk_start + max_chunk_samples / 2;
+    std::size_t best_cut = 0;
+    std::size_t best_length = 0;
+    bool best_preferred = false;
+    for (const SpeechSegment& pause : pauses) {
+      const std::size_t middle = pause.start_sample + (pause.end_sample - pause.start_sample) / 2;
+      if (middle <= chunk_start || middle > limit) continue;
+      const bool preferred = middle >= preferred_from;
+      const std::size_t length = pause.end_sample - pause.start_sample;
+      if ((preferred && !best_preferred) || (preferred == best_preferred && length > best_length)) {
+        best_cut = middle;
+        best_length = length;
+        best_preferred = preferred;
+      }
+    }
+    if (best_cut == 0) best_cut = limit;
+    cuts.push_back(best_cut);
+    chunk_start = best_cut;
+  }
+  return cuts;
+}
+
 }  // namespace utter::audio

@@ -197,6 +197,34 @@ TEST(VoiceActivity, RecordedSpeechPauses) {
   }
 }
 
+TEST(SplitPoints, CutsInLongestLatePause) {
+  // Speech 0-8, 9-15, 17-19, 19.5-28 and 30-38 (units of 1000 samples) in a 40000-sample file,
+  // cut into chunks of at most 20000: the first cut takes the longer of the two pauses in
+  // 10000-20000 (15-17, middle 16); the next span 16-36 prefers 26-36, where 28-30 (middle
+  // 29) is the only pause; the rest, 29-40, fits.
+  const std::vector<SpeechSegment> segments = {
+      {0, 8000}, {9000, 15000}, {17000, 19000}, {19500, 28000}, {30000, 38000}};
+  const std::vector<std::size_t> cuts = choose_split_points(segments, 40000, 20000);
+  ASSERT_EQ(cuts.size(), 2u);
+  EXPECT_EQ(cuts[0], 16000u);
+  EXPECT_EQ(cuts[1], 29000u);
+}
+
+TEST(SplitPoints, EarlyPauseWhenLateHalfHasNone) {
+  // The only pause in the first 20000 samples is at 4000-6000, so the cut is at 5000.
+  const std::vector<SpeechSegment> segments = {{0, 4000}, {6000, 30000}};
+  const std::vector<std::size_t> cuts = choose_split_points(segments, 30000, 20000);
+  ASSERT_EQ(cuts.size(), 2u);
+  EXPECT_EQ(cuts[0], 5000u);
+  // No pause in 5000-25000: a hard cut at the limit.
+  EXPECT_EQ(cuts[1], 25000u);
+}
+
+TEST(SplitPoints, ShortFileNeedsNoCut) {
+  EXPECT_TRUE(choose_split_points({{100, 900}}, 1000, 1000).empty());
+  EXPECT_TRUE(choose_split_points({}, 0, 1000).empty());
+}
+
 TEST(VoiceActivity, SilenceAndSteadyNoiseHaveNoSpeech) {
   const std::vector<float> silence(kRate * 3, 0.0f);
   EXPECT_TRUE(find_speech_segments(silence).empty());

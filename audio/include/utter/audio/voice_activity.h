@@ -87,6 +87,15 @@ class VoiceActivityDetector {
   std::vector<SpeechSegment> completed_;
 };
 
+// Chooses where to cut a long recording into chunks of at most max_chunk_samples, given its
+// speech segments (sorted, as the detector returns them). Each cut lies in the middle of the
+// longest pause in the second half of the allowed span, or of the whole span when that half
+// has none. Where no pause exists at all, the cut falls at the limit. Returns the cut positions
+// in samples, ascending, excluding 0 and total_samples.
+std::vector<std::size_t> choose_split_points(const std::vector<SpeechSegment>& segments,
+                                             std::size_t total_samples,
+                                             std::size_t max_chunk_samples);
+
 // Runs the detector over a whole 16 kHz mono signal.
 std::vector<SpeechSegment> find_speech_segments(std::span<const float> samples,
                                                 VoiceActivityConfig config = {});
