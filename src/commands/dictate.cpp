@@ -104,7 +104,7 @@ int run_dictate(const DictateOptions& options) {
   std::ofstream transcript_file;
   if (!options.output.empty()) {
     transcript_file.open(options.output, std::ios::app | std::ios::binary);
-    if (!transcript_file) throw std::runtime_error("cannot open '" + options.output + "' for appending");
+    if (!transcript_file) throw std::runtime_error("failed to open '" + options.output + "' for appending");
   }
 
   std::mutex print_mutex;
@@ -206,7 +206,7 @@ int run_dictate(const DictateOptions& options) {
     }
 
     if (auto failure = capture.check_health()) {
-      // Keep what was said before the device went away.
+      // Keep what was spoken before the device went away.
       if (recording) stop_recording();
       fmt::print(stderr, "utter: error: the microphone stopped: {}\n", *failure);
       exit_status = 1;

@@ -42,7 +42,7 @@ struct GenerateOptions {
 std::string read_prompt_file(const std::string& path) {
   if (path == "-") return std::string(std::istreambuf_iterator<char>(std::cin), {});
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open the prompt file '" + path + "'");
+  if (!in) throw std::runtime_error("failed to open the prompt file '" + path + "'");
   return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
