@@ -102,9 +102,8 @@ FileSource::FileSource(const std::filesystem::path& path, ResamplerQuality quali
       handle_(std::make_unique<Handle>(open_checked(path, info_))),
       resampler_(info_.sample_rate, info_.channels, quality),
       pipeline_(info_.sample_rate, info_.channels, quality) {
-  // Integer samples read as floats are scaled to [-1, 1) (libsndfile's default); clipping keeps
-  // out-of-range float files from wrapping.
-  sf_command(handle_->file, SFC_SET_CLIPPING, nullptr, SF_TRUE);
+  // libsndfile scales integer samples read as floats to [-1, 1) by default. Samples of float
+  // files pass through unchanged, even beyond full scale.
 }
 
 FileSource::~FileSource() = default;

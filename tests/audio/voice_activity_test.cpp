@@ -198,10 +198,10 @@ TEST(VoiceActivity, RecordedSpeechPauses) {
 }
 
 TEST(SplitPoints, CutsInLongestLatePause) {
-  // Speech 0-8, 9-15, 17-19, 19.5-28 and 30-38 (units of 1000 samples) in a 40000-sample file,
-  // cut into chunks of at most 20000: the first cut takes the longer of the two pauses in
-  // 10000-20000 (15-17, middle 16); the next span 16-36 prefers 26-36, where 28-30 (middle
-  // 29) is the only pause; the rest, 29-40, fits.
+  // Speech at 0-8, 9-15, 17-19, 19.5-28 and 30-38 (in thousands of samples) in a 40000-sample
+  // file, cut into chunks of at most 20000. The first cut takes the longer of the two pauses in
+  // 10-20, which is 15-17 with its middle at 16. The next span, 16-36, prefers 26-36, where
+  // 28-30 is the only pause, so the cut is at 29. The rest, 29-40, fits.
   const std::vector<SpeechSegment> segments = {
       {0, 8000}, {9000, 15000}, {17000, 19000}, {19500, 28000}, {30000, 38000}};
   const std::vector<std::size_t> cuts = choose_split_points(segments, 40000, 20000);
