@@ -28,9 +28,9 @@ class Framer {
   // Returns the next complete frame, or nothing until enough samples have been pushed.
   std::optional<Frame> next_frame();
 
-  // Returns the remaining samples as a zero-padded partial frame, or nothing when none remain.
-  // Call after the last next_frame() of the stream; the framer then starts a new stream
-  // position at the sample after the padded frame's real samples.
+  // Returns the next remaining frame at the end of a stream, zero-padded when partial, or
+  // nothing when none remain. Call it until it returns nothing. A later push() starts a new
+  // stream whose positions continue after the last real sample.
   std::optional<Frame> finish();
 
   std::size_t pending_samples() const { return pending_.size() - read_offset_; }

@@ -9,7 +9,8 @@
 namespace utter::audio {
 
 // Thresholds are in dB relative to the tracked noise floor unless named dbfs. The defaults were
-// tuned on clean and noisy (white and pink noise, 10 to 30 dB SNR) espeak-ng and recorded speech.
+// tuned on espeak-ng speech, clean and with white, pink or brown noise at 10 to 30 dB SNR, and on
+// a recorded speech with room noise.
 struct VoiceActivityConfig {
   int block_ms = 10;              // analysis block length
   float high_pass_hz = 200.0f;    // energy below this (hum, rumble, wind) is ignored
@@ -32,8 +33,9 @@ struct SpeechSegment {
 // Finds speech in a stream fed in chunks of any size. Each 10 ms block is high-pass filtered
 // (to ignore hum and rumble) and its energy compared with an adaptive noise floor. The floor is
 // the minimum of the smoothed block energy over the last noise_window_ms, which stays near the
-// noise during speech because of the dips between syllables. Speech ends after a hangover pause. Segment boundaries are placed on the
-// first and last blocks above the thresholds, not where the decision was made.
+// noise during speech because of the dips between syllables. Speech ends after a hangover
+// pause. Segment boundaries are placed on the first and last blocks above the thresholds, not
+// where the decision was made.
 class VoiceActivityDetector {
  public:
   explicit VoiceActivityDetector(VoiceActivityConfig config = {}, int sample_rate = 16000);
