@@ -10,7 +10,7 @@ namespace utter::audio {
 
 // Thresholds are in dB relative to the tracked noise floor unless named dbfs. The defaults were
 // tuned on espeak-ng speech, clean and with white, pink or brown noise at 10 to 30 dB SNR, and on
-// a recorded speech with room noise.
+// a speech recording with room noise.
 struct VoiceActivityConfig {
   int block_ms = 10;              // analysis block length
   float high_pass_hz = 200.0f;    // energy below this (hum, rumble, wind) is ignored
