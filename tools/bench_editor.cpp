@@ -3,6 +3,7 @@
 // it asserts nothing.
 #include "utter/editor/dictation.h"
 #include "utter/editor/document.h"
+#include "utter/editor/document_file.h"
 #include "utter/editor/voice_commands.h"
 
 #include <CLI/CLI.hpp>
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <random>
 #include <string>
@@ -124,6 +126,19 @@ int main(int argc, char** argv) {
     materialize.microseconds.push_back(time_once([&] { (void)document.text(); }));
   }
   materialize.print("build whole text after an edit");
+
+  {
+    const std::filesystem::path folder = std::filesystem::temp_directory_path() / "utter-bench-editor";
+    utter::editor::AutosaveJournal journal(folder / "bench.journal", folder / "bench.txt");
+    Timings autosave;
+    for (int i = 0; i < 5; ++i) {
+      document.insert(random_position(), "x");
+      autosave.microseconds.push_back(time_once([&] { journal.write(document); }));
+    }
+    autosave.print("autosave journal (write + fsync)");
+    journal.discard();
+    std::filesystem::remove(folder);
+  }
 
   const auto grammar = utter::editor::CommandGrammar::load_default();
   for (const char* utterance : {"select the last word", "select the last sentence", "select the paragraph",
