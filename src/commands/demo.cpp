@@ -1,5 +1,5 @@
 // `utter demo`: the first thing to run after building. Transcribes the shipped sample
-// recording with the default model, or says which command downloads the model.
+// recording with the default model, or prints the command that downloads the model.
 #include <fmt/core.h>
 
 #include <cstdio>
@@ -32,8 +32,9 @@ int run_demo(int threads, int max_tokens) {
   try {
     files = find_model_files("", "", /*need_mmproj=*/true);
   } catch (const std::exception& error) {
-    fmt::print("utter is built, but it has no model yet ({}).\n\nGet Gemma 4 12B and its audio projector (about "
-               "7.2 GB) with:\n\n  build/src/utter models pull\n\nthen run `build/src/utter demo` again.\n",
+    fmt::print("utter is built, but it found no complete model pair ({}).\n\nGet Gemma 4 12B and its audio "
+               "projector (about 7.2 GB) with:\n\n  build/src/utter models pull\n\nthen run `build/src/utter demo` "
+               "again.\n",
                error.what());
     return 0;
   }

@@ -25,7 +25,8 @@ class LocalHttpServer {
  public:
   struct Request {
     std::string path;
-    std::string range;  // the Range header's value, empty when absent
+    std::string range;          // the Range header's value, empty when absent
+    std::string authorization;  // the Authorization header's value, empty when absent
   };
 
   explicit LocalHttpServer(std::map<std::string, std::string> files) : files_(std::move(files)) {
@@ -113,6 +114,7 @@ class LocalHttpServer {
     Request request;
     request.path = head.substr(first_space + 1, second_space - first_space - 1);
     request.range = header_value(head, "range");
+    request.authorization = header_value(head, "authorization");
     {
       std::lock_guard lock(mutex_);
       requests_.push_back(request);

@@ -205,6 +205,16 @@ TEST_F(ModelsCommandTest, PullWithoutRangeSupportRestartsFromZero) {
   EXPECT_EQ(fs::file_size(models_dir() / "model.gguf"), body.size());
 }
 
+TEST_F(ModelsCommandTest, PullKeepsTokenFromOtherHosts) {
+  const std::string body = read_file(kKquantModel);
+  LocalHttpServer server(Files{{"/model.gguf", body}});
+  const CommandResult result =
+      utter("models pull --url " + server.url("/model.gguf"), "HF_TOKEN=secret-token UTTER_HF_TOKEN=secret-token");
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  ASSERT_EQ(server.requests().size(), 1u);
+  EXPECT_EQ(server.requests()[0].authorization, "");
+}
+
 TEST_F(ModelsCommandTest, PullReportsNotFound) {
   LocalHttpServer server(Files{{"/model.gguf", "x"}});
   const CommandResult result = utter("models pull --url " + server.url("/missing.gguf"));
