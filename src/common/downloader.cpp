@@ -38,7 +38,7 @@ std::string format_duration(double seconds) {
   return fmt::format("{}s", total);
 }
 
-// One status line on stderr: bytes, rate and time left. Draws only on a terminal.
+// One status line on stderr with bytes, rate and time left, drawn only on a terminal.
 class TransferLine {
  public:
   explicit TransferLine(std::string label) : label_(std::move(label)), enabled_(stderr_is_terminal()) {}
@@ -154,7 +154,7 @@ bool is_connection_failure(CURLcode code) {
   return code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST || code == CURLE_COULDNT_RESOLVE_PROXY;
 }
 
-// A transfer that started and broke off; resuming can finish it.
+// A transfer that started and broke off, so resuming can finish it.
 bool is_interruption(CURLcode code) {
   return code == CURLE_PARTIAL_FILE || code == CURLE_RECV_ERROR || code == CURLE_SEND_ERROR ||
          code == CURLE_OPERATION_TIMEDOUT || code == CURLE_GOT_NOTHING || code == CURLE_HTTP2 ||
@@ -167,10 +167,10 @@ struct Attempt {
   std::filesystem::path part;
   std::filesystem::path folder;
   std::string url;
-  uint64_t offset = 0;  // bytes already in the .part file before this attempt
+  uint64_t offset = 0;  // bytes in the .part file before this attempt
   uint64_t received = 0;
   std::optional<uint64_t> expected_size;
-  std::optional<uint64_t> total;  // offset + what the server announced, once known
+  std::optional<uint64_t> total;  // offset plus the length the server announced, once known
   bool started = false;
   bool restarted_from_zero = false;
   long http_status = 0;
@@ -280,7 +280,7 @@ AttemptOutcome run_attempt(Attempt& attempt, std::string& failure) {
   curl_easy_setopt(handle, CURLOPT_MAXREDIRS, 10L);
   curl_easy_setopt(handle, CURLOPT_USERAGENT, "utter/" UTTER_VERSION);
   curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT, 30L);
-  // Give up on a stalled connection after a minute below 1 byte per second; the retry resumes.
+  // A connection below 1 byte per second for a minute counts as broken, and the retry resumes.
   curl_easy_setopt(handle, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(handle, CURLOPT_LOW_SPEED_TIME, 60L);
   curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error_text);
@@ -290,8 +290,8 @@ AttemptOutcome run_attempt(Attempt& attempt, std::string& failure) {
   curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, report_progress);
   curl_easy_setopt(handle, CURLOPT_XFERINFODATA, &attempt);
   if (headers != nullptr) curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers);
-  // A plain Range header rather than CURLOPT_RESUME_FROM, which fails outright when the server
-  // ignores the range; begin_body() restarts from zero instead.
+  // A plain Range header, because CURLOPT_RESUME_FROM fails outright when the server ignores
+  // the range. begin_body() restarts from zero instead.
   const std::string range = fmt::format("{}-", attempt.offset);
   if (attempt.offset > 0) curl_easy_setopt(handle, CURLOPT_RANGE, range.c_str());
 

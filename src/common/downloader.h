@@ -26,7 +26,7 @@ struct DownloadResult {
 
 // Downloads `request.url` to `request.target`. Honours the proxy variables libcurl reads
 // (http_proxy, https_proxy, no_proxy) and sends HF_TOKEN or UTTER_HF_TOKEN as a Bearer token
-// to Hugging Face hosts only. Throws std::runtime_error with a message that says what failed
+// to Hugging Face hosts only. Throws std::runtime_error with a message that names what failed
 // (no network, HTTP status, full disk, checksum mismatch) and what to do next.
 DownloadResult download_file(const DownloadRequest& request);
 

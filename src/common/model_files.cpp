@@ -16,10 +16,10 @@ std::string environment(const char* name) {
   return value != nullptr ? std::string(value) : std::string();
 }
 
-std::filesystem::path require_file(const std::filesystem::path& path, const std::string& what) {
+std::filesystem::path require_file(const std::filesystem::path& path, const std::string& description) {
   std::error_code error;
   if (!std::filesystem::is_regular_file(path, error)) {
-    throw std::runtime_error(fmt::format("the {} '{}' does not exist or is not a file", what, path.string()));
+    throw std::runtime_error(fmt::format("the {} '{}' does not exist or is not a file", description, path.string()));
   }
   return path;
 }

@@ -11,7 +11,7 @@ namespace utter::cli {
 struct ModelFiles {
   std::filesystem::path model;
   std::filesystem::path mmproj;  // empty when not needed or not found
-  std::string model_origin;      // where the model path came from, e.g. "the settings file"
+  std::string model_origin;      // source of the model path: "-m", "UTTER_MODEL", "settings" or "models folder"
 };
 
 // The default models folder: $UTTER_MODELS_DIR, else $XDG_DATA_HOME/utter/models, else

@@ -27,8 +27,8 @@ bool is_truncation_message(const std::string& message) {
          contains(message, "bytes follow the header") || contains(message, "bytes follow the metadata");
 }
 
-// general.file_type as llama.cpp numbers it (its llama_ftype enumeration); the label people
-// search for, e.g. "Q4_K_M", which no single tensor type shows.
+// Names general.file_type as llama.cpp numbers it (its llama_ftype enumeration). This is the
+// label people search for, e.g. "Q4_K_M", which no single tensor type shows.
 std::string file_type_name(uint32_t file_type) {
   switch (file_type) {
     case 0: return "F32";
@@ -131,7 +131,7 @@ ModelFileReport inspect_model_file(const std::filesystem::path& path, bool full)
   try {
     report.quantization = file_type_name(file->get_u32_or("general.file_type", 1000));
   } catch (const GgufError&) {
-    report.quantization.clear();  // a file_type of another value type: fall back to the tensors
+    report.quantization.clear();  // a file_type stored as another value type, so use the tensors
   }
   if (report.quantization.empty()) report.quantization = dominant_matrix_type(*file);
   if (report.architecture == "clip") {

@@ -1,5 +1,5 @@
-// Checking model files and explaining in plain words what is wrong with a bad one; shared
-// by `utter models list` and `utter models verify`.
+// Checking model files and explaining in plain words what is wrong with a bad one, for
+// `utter models list` and `utter models verify`.
 #pragma once
 
 #include <cstdint>
@@ -24,13 +24,13 @@ struct ModelFileReport {
   bool ok() const { return problem.empty(); }
 };
 
-// Opens and checks a file. With `full`, a text model is loaded the way the engine loads it
-// (every tensor's presence, shape and type, and the tokenizer); otherwise only its header and
-// hyper-parameters are checked. Never throws for a bad file: the report says what is wrong.
+// Opens and checks a file. With `full`, a text model is loaded the way the engine loads it,
+// which checks every tensor's presence, shape and type and the tokenizer. Without it, only the
+// header and hyper-parameters are checked. A bad file gives a report, never an exception.
 ModelFileReport inspect_model_file(const std::filesystem::path& path, bool full);
 
-// Checks that `mmproj` is an audio projector for a text model of hidden size `hidden_size`;
-// returns the engine's message when not, or an empty string when the two files are a pair.
+// Checks that `mmproj` is an audio projector for a text model of hidden size `hidden_size`.
+// Returns the engine's message when it is not, and an empty string when the files are a pair.
 std::string check_projector_pair(const std::filesystem::path& mmproj, int hidden_size);
 
 }  // namespace utter::cli

@@ -356,6 +356,28 @@ TEST_F(ModelsCommandTest, VerifyNamesOtherFamilies) {
   }
 }
 
+TEST_F(ModelsCommandTest, VerifyNamesSmallerGemma4Variant) {
+  // A Gemma 4 E2B/E4B-style header: per-layer input embeddings, which the 12B model has not.
+  const fs::path path = work_dir() / "gemma4-e2b.gguf";
+  utter::inference::GgufWriter writer(path);
+  writer.add_metadata("general.architecture", utter::inference::gguf_make_string("gemma4"));
+  writer.add_metadata("gemma4.block_count", utter::inference::gguf_make_u32(1));
+  writer.add_metadata("gemma4.embedding_length", utter::inference::gguf_make_u32(8));
+  writer.add_metadata("gemma4.attention.sliding_window", utter::inference::gguf_make_u32(4));
+  writer.add_metadata("gemma4.attention.layer_norm_rms_epsilon", utter::inference::gguf_make_f32(1e-6f));
+  writer.add_metadata("gemma4.embedding_length_per_layer_input", utter::inference::gguf_make_u32(256));
+  writer.add_tensor_info("token_embd.weight", utter::inference::TensorType::F32, {8, 2});
+  writer.write_header();
+  const std::vector<float> values(16, 0.25f);
+  writer.write_tensor_data(std::as_bytes(std::span(values)));
+  writer.finish();
+
+  const CommandResult result = utter("models verify " + shell_quote(path.string()));
+  EXPECT_EQ(result.exit_code, 1) << result.output;
+  EXPECT_TRUE(contains(result.output, "verdict: an unsupported Gemma 4 size")) << result.output;
+  EXPECT_TRUE(contains(result.output, "per-layer input embeddings")) << result.output;
+}
+
 TEST_F(ModelsCommandTest, VerifyRejectsNonGgufFile) {
   const fs::path path = work_dir() / "notes.gguf";
   write_file(path, "these are not model weights, just text of some length");
