@@ -14,7 +14,7 @@
 #include "common/model_files.h"
 #include "common/progress_bar.h"
 #include "common/transcript_format.h"
-#include "utter/editor/assets.h"
+#include "common/transcription_prompts.h"
 #include "utter/inference/audio_projector.h"
 #include "utter/inference/dictation_session.h"
 #include "utter/inference/text_model.h"
@@ -36,15 +36,9 @@ struct TranscribeOptions {
   int threads = 0;
 };
 
-std::string trimmed_asset(std::string_view name) {
-  std::string text = editor::read_asset(name);
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
-  return text;
-}
-
 void write_file(const std::filesystem::path& path, const std::string& contents) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  if (!out) throw std::runtime_error("cannot create the output file '" + path.string() + "'");
+  if (!out) throw std::runtime_error("failed to create the output file '" + path.string() + "'");
   out << contents;
   out.flush();
   if (!out) throw std::runtime_error("failed to write the output file '" + path.string() + "' (is the disk full?)");
@@ -65,8 +59,8 @@ int run_transcribe(const TranscribeOptions& options) {
   auto projector = AudioProjector::load(files.mmproj, model->config().n_embd);
 
   DictationOptions session_options;
-  session_options.system_prompt = options.system_prompt.value_or(trimmed_asset("prompts/transcription_system.txt"));
-  session_options.instruction = options.instruction.value_or(trimmed_asset("prompts/transcription_instruction.txt"));
+  session_options.system_prompt = options.system_prompt.value_or(default_transcription_system_prompt());
+  session_options.instruction = options.instruction.value_or(default_transcription_instruction());
   session_options.sampling.temperature = options.temperature;
   session_options.sampling.seed = options.seed;
   session_options.max_transcript_tokens = options.max_tokens;
@@ -75,7 +69,6 @@ int run_transcribe(const TranscribeOptions& options) {
   FileTranscriber transcriber(session);
 
   int failures = 0;
-  std::string combined;  // several files to stdout
   for (const auto& file : options.files) {
     try {
       ProgressBar progress(std::filesystem::path(file).filename().string());
