@@ -40,6 +40,7 @@ struct DictateOptions {
   bool hands_free = false;
   bool verbose = false;
   int threads = 0;
+  int max_tokens = 448;
 };
 
 // Audio from just before the key press, so the first syllable is not lost.
@@ -99,6 +100,7 @@ int run_dictate(const DictateOptions& options) {
   session_options.system_prompt = options.system_prompt.value_or(asset_text("prompts/transcription_system.txt"));
   session_options.instruction = options.instruction.value_or(asset_text("prompts/transcription_instruction.txt"));
   session_options.threads = options.threads;
+  session_options.max_transcript_tokens = options.max_tokens;
   inference::DictationSession session(*model, *projector, session_options);
 
   std::ofstream transcript_file;
@@ -234,6 +236,8 @@ void setup_dictate(CLI::App& sub) {
   sub.add_option("--system", options->system_prompt, "System prompt; an empty string means none");
   sub.add_option("--instruction", options->instruction, "The instruction that follows each utterance's audio");
   sub.add_flag("-v,--verbose", options->verbose, "Show each utterance's latency from key release to last token");
+  sub.add_option("-n,--max-tokens", options->max_tokens, "Tokens to generate at most per utterance")
+      ->check(CLI::Range(1, 1 << 16));
   sub.add_option("-t,--threads", options->threads, "Worker threads (0: one per core)")->check(CLI::NonNegativeNumber);
   sub.callback([options] { run_guarded([&] { return run_dictate(*options); }); });
 }
