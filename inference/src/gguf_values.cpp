@@ -183,7 +183,7 @@ GgufValue gguf_make_array(GgufValueType element_type, std::vector<GgufValue> ele
   }
   for (size_t i = 0; i < elements.size(); ++i) {
     if (elements[i].type != element_type) {
-      throw GgufError(fmt::format("array element {} is a {}, but the array holds {} values", i,
+      throw GgufError(fmt::format("array element {} is a {}, but the array contains {} values", i,
                                   gguf_value_type_name(elements[i].type),
                                   gguf_value_type_name(element_type)));
     }

@@ -1,5 +1,6 @@
-// GGUF v3 writer. The header is written once all metadata and tensor infos are known; tensor
-// data then streams through a small buffer, each tensor padded to the alignment as ggml does.
+// GGUF v3 writer. The header is written once all metadata and tensor infos are known. Tensor
+// data then streams through a small buffer, and each tensor is padded to the alignment as in
+// files written by ggml.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>

@@ -66,7 +66,7 @@ TEST(GgufCorpus, EveryFileParsesOrRaisesGgufError) {
       ++rejected;
     }
   }
-  // The corpus holds both kinds; an empty or one-sided folder means it was lost or damaged.
+  // The corpus contains both kinds, so an empty or one-sided folder means it was lost or damaged.
   EXPECT_GT(accepted, 10);
   EXPECT_GT(rejected, 10);
 }

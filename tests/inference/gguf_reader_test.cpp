@@ -351,7 +351,7 @@ TEST_F(ReferenceFiles, CorruptedFieldsAreRejected) {
     const ScannedFile scanned = Scanner(bytes).scan();
 
     // The tiny variants share one metadata block, so its fields are corrupted in the F32 file
-    // only; every variant still gets its own tensor infos corrupted.
+    // only. Every variant still gets its own tensor infos corrupted.
     const bool shared_metadata = model.family == "reference" && !model.is_projector &&
                                  model.path.filename() != "tiny-f32.gguf";
     std::vector<ScannedField> fields;
