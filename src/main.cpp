@@ -26,6 +26,11 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("utter ") + UTTER_VERSION);
   app.require_subcommand(0, 1);
 
+#ifdef UTTER_HAVE_APP
+  utter::app::AppOptions app_options;
+  utter::app::add_app_options(app, app_options);
+#endif
+
   auto commands = utter::cli::registered_commands();
   std::sort(commands.begin(), commands.end(),
             [](const auto& a, const auto& b) { return a.name < b.name; });
@@ -42,7 +47,7 @@ int main(int argc, char** argv) {
 
   if (app.get_subcommands().empty()) {
 #ifdef UTTER_HAVE_APP
-    if (has_display()) return utter::app::run_editor_app();
+    if (has_display()) return utter::app::run_editor_app(app_options);
 #endif
     (void)has_display;
     std::fputs(app.help().c_str(), stdout);
