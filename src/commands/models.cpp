@@ -289,6 +289,7 @@ int run_verify(const VerifyOptions& options) {
                                    *expected_size,
                                    report.size < *expected_size ? " (truncated: an interrupted download?)" : ""));
   } else if (expected_sha && !options.no_hash) {
+    fmt::print(stderr, "  computing the SHA-256 of {} (--no-hash skips this)\n", format_bytes(report.size));
     const std::string sha = sha256_of_file(path);
     if (sha == *expected_sha) {
       fmt::print("  SHA-256 matches the published value {}\n", sha);
