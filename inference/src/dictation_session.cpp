@@ -102,12 +102,26 @@ void DictationSession::compact() {
   prefill_text(builder.render(no_generation));
 }
 
+int64_t DictationSession::context_limit() const {
+  const int64_t budget = context_->max_positions();
+  return options_.max_context_positions > 0 ? std::min(budget, options_.max_context_positions) : budget;
+}
+
 void DictationSession::ensure_room(int64_t positions) {
-  if (context_->position() + positions <= context_->max_positions()) return;
+  int64_t limit = context_limit();
+  // An utterance that alone outgrows the soft context limit may use the whole budget:
+  // restarting would only replay it again and again.
+  if (utterance_open_ && context_->position() - utterance_start_ + positions > limit / 2) {
+    limit = context_->max_positions();
+  }
+  if (context_->position() + positions <= limit) return;
+
   const bool reopen = utterance_open_;
   compact();
   if (reopen) {
     // Replay the open utterance: its turn opening and the audio prefilled so far.
+    utterance_start_ = context_->position();
+    closing_before_utterance_ = false;
     open_turn();
     prefill_frames(utterance_audio_, /*count_frames=*/false);
   }

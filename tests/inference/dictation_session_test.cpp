@@ -149,6 +149,39 @@ TEST(DictationSession, CompactsWhenBudgetIsReached) {
   EXPECT_GE(session.compactions(), 1);
 }
 
+TEST(DictationSession, SoftContextLimitRestartsConversation) {
+  const std::vector<float> samples = speech_clip();
+  DictationOptions options = session_options();
+  // Each utterance needs 750 + 12 + 64 positions of headroom and fills about 160, so the
+  // fifth one would pass 1,400 positions.
+  options.max_context_positions = 1400;
+  DictationSession session(*tiny().model, *tiny().projector, options);
+  for (int i = 0; i < 5; ++i) {
+    session.begin_utterance();
+    session.push_audio(samples);
+    EXPECT_EQ(session.end_utterance().tokens.size(), 12u) << "utterance " << i;
+    EXPECT_LE(session.cache_position(), 1400);
+  }
+  EXPECT_EQ(session.compactions(), 1);
+}
+
+TEST(DictationSession, UtteranceLongerThanSoftLimitUsesBudget) {
+  const std::vector<float> clip = speech_clip();
+  std::vector<float> long_speech;
+  for (int i = 0; i < 8; ++i) long_speech.insert(long_speech.end(), clip.begin(), clip.end());
+  DictationOptions options = session_options();
+  options.max_context_positions = 600;  // the utterance alone is about 980 frames
+  DictationSession session(*tiny().model, *tiny().projector, options);
+  session.begin_utterance();
+  for (size_t begin = 0; begin < long_speech.size(); begin += 640 * 25) {
+    session.push_audio(std::span<const float>(long_speech).subspan(begin, std::min<size_t>(640 * 25, long_speech.size() - begin)));
+  }
+  UtteranceResult result = session.end_utterance();
+  EXPECT_EQ(result.tokens.size(), 12u);
+  EXPECT_EQ(result.audio_frames, static_cast<int64_t>((long_speech.size() + 639) / 640));
+  EXPECT_LE(session.compactions(), 1);
+}
+
 TEST(DictationSession, EmptyUtteranceIsRejected) {
   DictationSession session(*tiny().model, *tiny().projector, session_options());
   session.begin_utterance();

@@ -37,6 +37,10 @@ struct DictationOptions {
   uint64_t kv_cache_budget_bytes = 1ull << 30;
   int max_batch = 64;
   size_t compaction_context_chars = 2000;  // transcript text carried over when the cache is full
+  // The conversation restarts (as when the cache budget is reached) before it would grow past
+  // this many positions, so that attention over old audio never slows long dictation down.
+  // 0 leaves only the budget as the limit.
+  int64_t max_context_positions = 4096;
 };
 
 struct UtteranceResult {
@@ -79,6 +83,7 @@ class DictationSession {
  private:
   void start_conversation();
   void compact();
+  int64_t context_limit() const;
   void ensure_room(int64_t positions);
   void open_turn();
   void prefill_frames(std::span<const float> samples, bool count_frames);
