@@ -8,8 +8,8 @@ namespace utter::server {
 
 class TemporaryAudioFile {
  public:
-  // Writes `bytes` to a new file (mode 0600) in the system's temporary folder; `extension`
-  // (letters and digits only, others are dropped) helps decoders that look at the name.
+  // Writes `bytes` to a new file (mode 0600) in the system's temporary folder. The file name
+  // ends in `extension`, keeping only its letters and digits, for decoders that look at it.
   // Throws std::runtime_error naming the folder when the file cannot be written.
   TemporaryAudioFile(std::string_view bytes, std::string_view extension);
   ~TemporaryAudioFile();

@@ -131,7 +131,7 @@ std::vector<float> decode_audio_part(const json& part, const std::string& where,
                           where + ".input_audio.data", "invalid_audio");
   }
   if (samples.empty()) {
-    throw invalid_request(where + ".input_audio.data holds no audio samples", where + ".input_audio.data", "audio_empty");
+    throw invalid_request(where + ".input_audio.data contains no audio samples", where + ".input_audio.data", "audio_empty");
   }
   const double seconds = static_cast<double>(samples.size()) / audio::kModelSampleRate;
   if (seconds > limits.max_clip_seconds) {
@@ -226,6 +226,7 @@ ChatCompletionRequest parse_chat_request(std::string_view body, const ChatReques
   ChatCompletionRequest request;
   if (!has_value(document, "model")) throw invalid_request("missing required field 'model'", "model");
   if (!document.at("model").is_string()) throw invalid_request("'model' must be a string", "model");
+  // Any model name is accepted because the server has one model; /v1/models names it.
   request.model = document.at("model").get<std::string>();
 
   if (!has_value(document, "messages")) throw invalid_request("missing required field 'messages'", "messages");

@@ -50,8 +50,8 @@ struct ChatPrompt {
   bool has_audio() const { return pieces.size() > 1; }
 };
 
-// Renders the messages in the Gemma 4 chat format, as `utter generate --chat` does, and
-// tokenizes it; each audio part becomes `<|audio>`, its frames and `<audio|>` as in dictation.
+// Renders the messages in the Gemma 4 chat format and tokenizes them as `utter generate --chat`
+// does. Each audio part becomes `<|audio>`, its frames and `<audio|>`, as in dictation.
 // Throws ApiError when a text part contains the audio placeholder's literal text.
 ChatPrompt build_chat_prompt(const inference::Tokenizer& tokenizer, const ChatCompletionRequest& request);
 

@@ -15,6 +15,7 @@ class ConnectionWatch {
 
   // True once the peer has closed or reset the connection. Data the client sent ahead (a
   // pipelined request) stays unread.
+  // NOTE: a client that shuts down only its sending side while it waits looks closed too.
   bool closed() const;
   bool found() const { return socket_ >= 0; }
 

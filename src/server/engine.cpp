@@ -95,7 +95,7 @@ ChatOutcome Engine::complete_chat(const ChatCompletionRequest& request, const Ch
                           "messages", "audio_not_supported");
   }
   if (prompt.positions + 1 > max_positions_) {
-    throw invalid_request(fmt::format("the prompt fills {} positions but the context holds {}; shorten the "
+    throw invalid_request(fmt::format("the prompt needs {} positions but the context has room for {}; shorten the "
                                       "conversation or start the server with a larger --kv-budget",
                                       prompt.positions, max_positions_),
                           "messages", "context_length_exceeded");

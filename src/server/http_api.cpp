@@ -344,7 +344,7 @@ void ApiServer::handle_transcription(const httplib::Request& request, httplib::R
 
   try {
     const audio::AudioFileInfo info = audio::probe_audio_file(file.path());
-    if (info.frames <= 0) throw invalid_request("the uploaded audio holds no samples", "file", "audio_empty");
+    if (info.frames <= 0) throw invalid_request("the uploaded audio contains no samples", "file", "audio_empty");
     if (info.duration_seconds() > options_.max_transcription_seconds) {
       throw invalid_request(fmt::format("the uploaded audio is {:.1f} s long; this server takes at most {:.0f} s",
                                         info.duration_seconds(), options_.max_transcription_seconds),
@@ -364,7 +364,8 @@ void ApiServer::handle_transcription(const httplib::Request& request, httplib::R
     throw invalid_request(describe(error.what()), "file", "invalid_audio");
   } catch (const RequestCancelled&) {
     spdlog::info("transcription of {} cancelled: the client closed the connection", where);
-    response.status = 499;  // nginx's "client closed request"; nobody reads it
+    // 499 is nginx's status for "client closed request"; the client is gone and never reads it.
+    response.status = 499;
     return;
   }
   spdlog::info("transcription of {:.1f} s of audio in {} pieces took {:.2f} s", transcript.duration_seconds,

@@ -3,7 +3,7 @@
 //
 //   GET  /health                    {"status": "ok"}, without an API key
 //   GET  /v1/models                 the loaded model
-//   POST /v1/chat/completions       JSON; "stream": true answers with server-sent events
+//   POST /v1/chat/completions       JSON; with "stream": true the reply is server-sent events
 //   POST /v1/audio/transcriptions   multipart/form-data with the audio in "file"
 #pragma once
 

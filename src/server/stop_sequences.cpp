@@ -24,17 +24,17 @@ std::string StopSequenceFilter::push(std::string_view text) {
   }
 
   // Hold back the longest tail of the text that begins some stop sequence.
-  size_t held = 0;
+  size_t held_back = 0;
   for (const auto& stop : stop_sequences_) {
-    for (size_t length = std::min(stop.size() - 1, pending_.size()); length > held; --length) {
+    for (size_t length = std::min(stop.size() - 1, pending_.size()); length > held_back; --length) {
       if (std::string_view(pending_).ends_with(std::string_view(stop).substr(0, length))) {
-        held = length;
+        held_back = length;
         break;
       }
     }
   }
-  std::string out = pending_.substr(0, pending_.size() - held);
-  pending_.erase(0, pending_.size() - held);
+  std::string out = pending_.substr(0, pending_.size() - held_back);
+  pending_.erase(0, pending_.size() - held_back);
   return out;
 }
 
