@@ -48,6 +48,15 @@ class DictateCommand : public ::testing::Test {
     return popen(command.c_str(), "w");
   }
 
+  // Waits until dictation has loaded the model and opened the microphone.
+  bool wait_until_listening() {
+    for (int i = 0; i < 600; ++i) {
+      if (read_file(folder_ / "stderr.txt").find("Listening on") != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
   int play_speech() {
     return utter::audio::testing::run_shell(server_.client_environment() + " paplay --device=" +
                                             utter::audio::testing::kNullSinkName + " " +
@@ -61,7 +70,7 @@ class DictateCommand : public ::testing::Test {
 TEST_F(DictateCommand, PushToTalkTranscribesPlayedSpeech) {
   FILE* keys = start_dictate("");
   ASSERT_NE(keys, nullptr);
-  std::this_thread::sleep_for(std::chrono::seconds(3));  // model load and stream start
+  ASSERT_TRUE(wait_until_listening()) << read_file(folder_ / "stderr.txt");
   std::fputs("\n", keys);                                // start recording
   std::fflush(keys);
   ASSERT_EQ(play_speech(), 0);
@@ -79,7 +88,7 @@ TEST_F(DictateCommand, PushToTalkTranscribesPlayedSpeech) {
 TEST_F(DictateCommand, HandsFreeEndsUtterancesAtPauses) {
   FILE* keys = start_dictate("--hands-free");
   ASSERT_NE(keys, nullptr);
-  std::this_thread::sleep_for(std::chrono::seconds(3));
+  ASSERT_TRUE(wait_until_listening()) << read_file(folder_ / "stderr.txt");
   ASSERT_EQ(play_speech(), 0);
   std::this_thread::sleep_for(std::chrono::seconds(2));  // the last pause ends the last utterance
   const int status = pclose(keys);
