@@ -3,14 +3,17 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
+#include "kernels/half_vector.h"
+#include "kernels/matmul.h"
 #include "kernels/quantize.h"
 #include "thread_pool.h"
 
 namespace utter::inference {
 namespace {
 
-// fp16 -> fp32 by table: the cache is read once per query head, so conversion speed matters.
+// fp16 -> fp32 by table for the scalar path, which has no conversion instruction.
 const float* half_table() {
   static const std::vector<float> table = [] {
     std::vector<float> values(65536);
@@ -22,17 +25,38 @@ const float* half_table() {
 
 }  // namespace
 
+namespace kernels {
+
+float dot_half_scalar(const float* q, const uint16_t* k, int n) {
+  const float* half = half_table();
+  float sum = 0.0f;
+  for (int i = 0; i < n; ++i) sum += q[i] * half[k[i]];
+  return sum;
+}
+
+void add_scaled_half_scalar(float weight, const uint16_t* v, float* acc, int n) {
+  const float* half = half_table();
+  for (int i = 0; i < n; ++i) acc[i] += weight * half[v[i]];
+}
+
+}  // namespace kernels
+
 void attend(const AttentionShape& shape, const KvCache& cache, const float* queries, int64_t first_pos,
             int64_t n_tokens, float* out, ThreadPool* pool) {
-  const float* half = half_table();
   const int head_dim = shape.head_dim;
   const int group = shape.n_head / shape.n_head_kv;
   const int64_t n_items = n_tokens * shape.n_head;
+  const bool simd = active_kernel_level() != KernelLevel::Scalar;
+  const auto dot = simd ? kernels::dot_half_avx2 : kernels::dot_half_scalar;
+  const auto add_scaled = simd ? kernels::add_scaled_half_avx2 : kernels::add_scaled_half_scalar;
 
   auto work = [&](int64_t begin, int64_t end, int) {
-    std::vector<float> query(head_dim);
-    std::vector<float> scores;
-    std::vector<float> accumulator(head_dim);
+    // Reused across calls so the token loop does not allocate once the sizes are reached.
+    thread_local std::vector<float> query;
+    thread_local std::vector<float> scores;
+    thread_local std::vector<float> accumulator;
+    query.resize(head_dim);
+    accumulator.resize(head_dim);
     for (int64_t item = begin; item < end; ++item) {
       const int64_t t = item / shape.n_head;
       const int h = static_cast<int>(item % shape.n_head);
@@ -41,17 +65,15 @@ void attend(const AttentionShape& shape, const KvCache& cache, const float* quer
       const int64_t oldest = shape.window > 0 ? std::max<int64_t>(0, pos - shape.window + 1) : 0;
 
       const float* q = queries + (t * shape.n_head + h) * head_dim;
-      for (int d = 0; d < head_dim; ++d) query[d] = half[fp32_to_fp16(q[d])];
+      for (int d = 0; d < head_dim; ++d) query[d] = fp16_to_fp32(fp32_to_fp16(q[d]));
 
-      scores.resize(pos - oldest + 1);
+      scores.resize(static_cast<size_t>(pos - oldest + 1));
       float max_score = -std::numeric_limits<float>::infinity();
       for (int64_t j = oldest; j <= pos; ++j) {
         const uint16_t* k = cache.key(shape.layer, j) + kv_head * head_dim;
-        float dot = 0.0f;
-        for (int d = 0; d < head_dim; ++d) dot += query[d] * half[k[d]];
-        dot *= shape.scale;
-        scores[j - oldest] = dot;
-        max_score = std::max(max_score, dot);
+        const float score = dot(query.data(), k, head_dim) * shape.scale;
+        scores[j - oldest] = score;
+        max_score = std::max(max_score, score);
       }
 
       double sum = 0.0;
@@ -63,9 +85,8 @@ void attend(const AttentionShape& shape, const KvCache& cache, const float* quer
 
       std::fill(accumulator.begin(), accumulator.end(), 0.0f);
       for (int64_t j = oldest; j <= pos; ++j) {
-        const float weight = scores[j - oldest];
         const uint16_t* v = cache.value(shape.layer, j) + kv_head * head_dim;
-        for (int d = 0; d < head_dim; ++d) accumulator[d] += weight * half[v[d]];
+        add_scaled(scores[j - oldest], v, accumulator.data(), head_dim);
       }
       float* o = out + (t * shape.n_head + h) * head_dim;
       for (int d = 0; d < head_dim; ++d) o[d] = accumulator[d] * inverse_sum;
