@@ -3,6 +3,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -102,8 +104,21 @@ const CpuFeatures& cpu_features() {
   return features;
 }
 
+// UTTER_KERNEL_LEVEL=scalar|avx2|avx512 lowers the starting level, so every path can be run
+// on one machine; a level above what the processor has is clamped to the detected one.
+KernelLevel starting_kernel_level() {
+  const KernelLevel detected = detected_kernel_level();
+  const char* requested = std::getenv("UTTER_KERNEL_LEVEL");
+  if (requested == nullptr || *requested == '\0') return detected;
+  for (KernelLevel level : {KernelLevel::Scalar, KernelLevel::Avx2, KernelLevel::Avx512}) {
+    if (std::strcmp(requested, kernel_level_name(level)) == 0) return std::min(level, detected);
+  }
+  throw std::invalid_argument(std::string("UTTER_KERNEL_LEVEL is '") + requested +
+                              "'; use scalar, avx2 or avx512, or leave it unset");
+}
+
 std::atomic<int>& active_level_storage() {
-  static std::atomic<int> level{static_cast<int>(detected_kernel_level())};
+  static std::atomic<int> level{static_cast<int>(starting_kernel_level())};
   return level;
 }
 
