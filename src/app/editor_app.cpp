@@ -7,9 +7,12 @@
 #include <backends/imgui_impl_glfw.h>
 #include <backends/imgui_impl_opengl3.h>
 
+#include <algorithm>
 #include <chrono>
+#include <deque>
 #include <cstdio>
 #include <thread>
+#include <vector>
 
 #include "app/app_fonts.h"
 #include "app/editor_window.h"
@@ -25,6 +28,44 @@ constexpr float kFontPixels = 17.0f;
 // Frames are paced to about this rate where the display does not block on vertical sync
 // (for example Xvfb), so an idle-looking window does not spin a core.
 constexpr auto kMinFrameInterval = std::chrono::microseconds(16'600);
+
+// ImGui 1.86 reads key state once per frame, so a key pressed and released between two
+// frames (a quick tap, or xdotool while frames are slow) would be missed, and a modifier
+// released in the same frame as its key's press would be lost for the shortcut. Keys and
+// characters are queued in order instead, and once a frame has taken a press, any release
+// waits for the next frame, so that each press is seen with every key that was down with it.
+struct InputEvent {
+  bool is_character = false;
+  int key = 0;
+  int scancode = 0;
+  int action = 0;
+  int mods = 0;
+  unsigned int character = 0;
+};
+std::deque<InputEvent> g_input_queue;
+
+void queue_key(GLFWwindow*, int key, int scancode, int action, int mods) {
+  g_input_queue.push_back({false, key, scancode, action, mods, 0});
+}
+
+void queue_character(GLFWwindow*, unsigned int character) {
+  g_input_queue.push_back({true, 0, 0, 0, 0, character});
+}
+
+void feed_queued_input(GLFWwindow* window) {
+  bool pressed = false;
+  while (!g_input_queue.empty()) {
+    const InputEvent event = g_input_queue.front();
+    if (event.is_character) {
+      ImGui_ImplGlfw_CharCallback(window, event.character);
+    } else {
+      if (event.action == GLFW_RELEASE && pressed) return;  // the next frame releases it
+      if (event.action == GLFW_PRESS) pressed = true;
+      ImGui_ImplGlfw_KeyCallback(window, event.key, event.scancode, event.action, event.mods);
+    }
+    g_input_queue.pop_front();
+  }
+}
 
 void report_glfw_error(int code, const char* description) {
   std::fprintf(stderr, "utter: GLFW error %d: %s\n", code, description);
@@ -101,6 +142,9 @@ int run_editor_app(const AppOptions& options) {
   apply_style(scale);
   const FontSetup fonts = load_editor_fonts(kFontPixels * scale);
   ImGui_ImplGlfw_InitForOpenGL(window, true);
+  // Both callbacks queue events that feed_queued_input passes on to ImGui's own callbacks.
+  glfwSetKeyCallback(window, queue_key);
+  glfwSetCharCallback(window, queue_character);
   ImGui_ImplOpenGL3_Init("#version 130");
 
   int exit_status = 0;
@@ -120,13 +164,14 @@ int run_editor_app(const AppOptions& options) {
     auto frame_start = Clock::now();
     while (!editor.should_quit()) {
       // Wait for input while nothing moves on screen; draw at the display rate otherwise.
-      if (editor.animating()) {
+      if (editor.animating() || !g_input_queue.empty()) {
         glfwPollEvents();
       } else {
         glfwWaitEventsTimeout(0.5);
       }
       const auto work_start = Clock::now();
       const bool decoding = editor.decoding();
+      feed_queued_input(window);
 
       ImGui_ImplOpenGL3_NewFrame();
       ImGui_ImplGlfw_NewFrame();

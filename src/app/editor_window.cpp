@@ -210,8 +210,10 @@ bool EditorWindow::save_document(const std::filesystem::path& path) {
     saved_revision_ = document_.revision();
     autosaver_->mark_saved();
     set_status("Saved " + path.string());
+    std::fprintf(stderr, "utter: saved %s\n", path.c_str());
     return true;
   } catch (const std::exception& failure) {
+    std::fprintf(stderr, "utter: error: %s\n", failure.what());
     set_status(failure.what());
     return false;
   }

@@ -29,7 +29,7 @@ using Clock = std::chrono::steady_clock;
 constexpr int kSampleRate = 16000;
 // Audio from just before the key press, so that the first syllable is not lost.
 constexpr double kPreRollSeconds = 0.3;
-// How fast the level meter falls back after a peak.
+// Fall rate of the level meter after a peak.
 constexpr float kLevelDecayDbPerSecond = 40.0f;
 constexpr auto kAudioTick = std::chrono::milliseconds(10);
 constexpr auto kMicrophoneRetry = std::chrono::seconds(3);

@@ -74,8 +74,8 @@ void TextView::layout(const std::string& shown, float wrap_width, ImFont* font, 
 }
 
 std::size_t TextView::line_of(std::size_t shown_offset) const {
-  // The first line whose end is at or after the offset; an offset on a soft wrap belongs to
-  // the next line, where the caret is drawn at its start.
+  // Returns the first line whose end is at or after the offset. An offset on a soft wrap
+  // belongs to the next line, so the caret is drawn at that line's start.
   for (std::size_t i = 0; i < lines_.size(); ++i) {
     const bool soft_wrap_end = i + 1 < lines_.size() && lines_[i + 1].start == lines_[i].end;
     if (shown_offset < lines_[i].end || (shown_offset == lines_[i].end && !soft_wrap_end)) return i;
