@@ -4,9 +4,13 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <sys/socket.h>
+
 #include <atomic>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <ctime>
 #include <random>
 
@@ -90,10 +94,18 @@ std::string default_error_message(const httplib::Request& request, int status, s
   }
 }
 
+// cpp-httplib 0.11 listens with a backlog of 5, so a burst of clients overflows the kernel's
+// accept queue and some of them are reset before the server sees their request. Linux lets a
+// second listen() on a listening socket change its backlog.
+class BackloggedServer : public httplib::Server {
+ public:
+  bool raise_backlog(int backlog) { return ::listen(svr_sock_, backlog) == 0; }
+};
+
 }  // namespace
 
 ApiServer::ApiServer(Engine& engine, ServerOptions options)
-    : engine_(engine), options_(std::move(options)), http_(std::make_unique<httplib::Server>()) {
+    : engine_(engine), options_(std::move(options)), http_(std::make_unique<BackloggedServer>()) {
   http_->set_payload_max_length(options_.max_body_bytes);
   register_routes();
 }
@@ -109,6 +121,10 @@ int ApiServer::bind() {
   if (port_ <= 0) {
     throw std::runtime_error(fmt::format("cannot listen on {}:{}; is the port in use or the address not local?",
                                          options_.host, options_.port));
+  }
+  if (!static_cast<BackloggedServer&>(*http_).raise_backlog(SOMAXCONN)) {
+    spdlog::warn("cannot raise the listen backlog to {}: {}; bursts of clients may see resets", SOMAXCONN,
+                 std::strerror(errno));
   }
   return port_;
 }
