@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,10 @@ struct AudioVariant {
   std::string name;
   std::string file;
 };
+
+// Names the variant in test output instead of printing its bytes.
+void PrintTo(const AudioVariant& variant, std::ostream* out) { *out << variant.file; }
+
 
 class AudioModelParity : public ::testing::TestWithParam<AudioVariant> {};
 

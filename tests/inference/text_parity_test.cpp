@@ -4,6 +4,7 @@
 
 #include <map>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,10 @@ struct Variant {
   std::string name;    // key under `results` in cases.json
   std::string file;
 };
+
+// Names the variant in test output instead of printing its bytes.
+void PrintTo(const Variant& variant, std::ostream* out) { *out << variant.family + "/" + variant.file; }
+
 
 std::string PrintVariant(const ::testing::TestParamInfo<Variant>& info) {
   return (info.param.family == "reference" ? "tiny_" : "kquant_") + info.param.name;
