@@ -2,18 +2,25 @@
 
 #include <imgui.h>
 
+#include <span>
+#include <string>
 #include <system_error>
 
 namespace utter::app {
 namespace {
 
 // Debian packages: fonts-dejavu-core (Bitstream Vera derived licence), fonts-droid-fallback
-// (Apache 2.0) and fonts-noto-cjk (SIL Open Font License).
+// (Apache 2.0), fonts-nanum and fonts-noto-cjk (both SIL Open Font License 1.1).
 const char* const kTextFonts[] = {
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
 };
-const char* const kFallbackFonts[] = {
+const char* const kCjkFonts[] = {
     "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+};
+// Droid Sans Fallback has no Hangul syllables, so Korean comes from its own font.
+const char* const kHangulFonts[] = {
+    "/usr/share/fonts/truetype/nanum/NanumGothic.ttf",
     "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
 };
 
@@ -23,7 +30,7 @@ bool exists(const char* path) {
 }
 
 // ImGui bakes glyphs into one texture up front, so the ranges are chosen: the scripts of the
-// text font, and the common CJK ideographs, kana and Hangul letters for the fallback.
+// text font, the common CJK ideographs and kana, and the Hangul letters and syllables.
 // NOTE: Debian's ImGui uses 16-bit characters, so emoji above U+FFFF draw as U+FFFD.
 const ImWchar* text_ranges() {
   static ImVector<ImWchar> ranges;
@@ -48,17 +55,29 @@ const ImWchar* text_ranges() {
   return ranges.Data;
 }
 
-const ImWchar* fallback_ranges() {
+const ImWchar* cjk_ranges() {
   static ImVector<ImWchar> ranges;
   if (ranges.empty()) {
     ImFontGlyphRangesBuilder builder;
-    const ImWchar hangul[] = {0x3130, 0x318F, 0xAC00, 0xD7A3, 0};  // Hangul letters and syllables
     builder.AddRanges(ImGui::GetIO().Fonts->GetGlyphRangesJapanese());
     builder.AddRanges(ImGui::GetIO().Fonts->GetGlyphRangesChineseSimplifiedCommon());
-    builder.AddRanges(hangul);
     builder.BuildRanges(&ranges);
   }
   return ranges.Data;
+}
+
+const ImWchar kHangulRanges[] = {0x3130, 0x318F, 0xAC00, 0xD7A3, 0};  // letters and syllables
+
+// Merges the first installed font of candidates into the text font; returns its path or "".
+std::string merge_first(std::span<const char* const> candidates, const ImWchar* ranges, float size_pixels) {
+  for (const char* path : candidates) {
+    if (!exists(path)) continue;
+    ImFontConfig config;
+    config.MergeMode = true;
+    config.OversampleH = 1;
+    if (ImGui::GetIO().Fonts->AddFontFromFileTTF(path, size_pixels, &config, ranges) != nullptr) return path;
+  }
+  return {};
 }
 
 }  // namespace
@@ -87,17 +106,18 @@ FontSetup load_editor_fonts(float size_pixels) {
     return setup;
   }
 
-  for (const char* path : kFallbackFonts) {
-    if (!exists(path)) continue;
-    ImFontConfig config;
-    config.MergeMode = true;
-    config.OversampleH = 1;
-    if (atlas->AddFontFromFileTTF(path, size_pixels, &config, fallback_ranges()) != nullptr) {
-      setup.loaded.emplace_back(path);
-      return setup;
-    }
+  const std::string cjk = merge_first(kCjkFonts, cjk_ranges(), size_pixels);
+  if (cjk.empty()) {
+    setup.warnings.push_back("No CJK font found (install fonts-droid-fallback); CJK text shows as '?'.");
+  } else {
+    setup.loaded.emplace_back(cjk);
   }
-  setup.warnings.push_back("No CJK font found (install fonts-droid-fallback); CJK text shows as '?'.");
+  const std::string hangul = merge_first(kHangulFonts, kHangulRanges, size_pixels);
+  if (hangul.empty()) {
+    setup.warnings.push_back("No Korean font found (install fonts-nanum); Hangul shows as '?'.");
+  } else if (hangul != cjk) {
+    setup.loaded.emplace_back(hangul);
+  }
   return setup;
 }
 

@@ -390,16 +390,16 @@ void EditorWindow::update_push_to_talk(bool button_held) {
 }
 
 void EditorWindow::handle_shortcuts() {
+  auto pressed = [](int key) { return ImGui::IsKeyPressed(key, /*repeat=*/false); };
+  if (pressed(GLFW_KEY_F12)) screenshot_requested_ = true;  // dialogs included
   if (ImGui::IsPopupOpen(nullptr, ImGuiPopupFlags_AnyPopupId)) return;
   const ImGuiIO& io = ImGui::GetIO();
-  auto pressed = [](int key) { return ImGui::IsKeyPressed(key, /*repeat=*/false); };
   if (preview_.active) {
     if (pressed(GLFW_KEY_ENTER) || pressed(GLFW_KEY_KP_ENTER)) accept_rewrite();
     if (pressed(GLFW_KEY_ESCAPE)) reject_rewrite();
   } else if (pressed(GLFW_KEY_ESCAPE) && engine_.listen_state() != ListenState::kIdle) {
     engine_.cancel_utterance();
   }
-  if (pressed(GLFW_KEY_F12)) screenshot_requested_ = true;
   if (!io.KeyCtrl) return;
   if (pressed(GLFW_KEY_N)) run_or_confirm(PendingAction::kNew);
   if (pressed(GLFW_KEY_O)) run_or_confirm(PendingAction::kOpen);
@@ -577,10 +577,18 @@ void EditorWindow::draw_model_banner() {
 
 void EditorWindow::draw_rewrite_preview() {
   ImGui::PushStyleColor(ImGuiCol_ChildBg, ImVec4(0.90f, 0.94f, 1.0f, 1.0f));
-  const float height = ImGui::GetTextLineHeightWithSpacing() * 9.0f;
+  const float height = ImGui::GetTextLineHeightWithSpacing() * 10.0f;
   ImGui::BeginChild("##rewrite", ImVec2(0, height), true);
-  ImGui::Text("Command: %s", preview_.pending.request.instruction.c_str());
+  ImGui::BeginDisabled(!preview_.done || !preview_.error.empty());
+  if (ImGui::Button("Accept (Enter)")) accept_rewrite();
+  ImGui::EndDisabled();
+  ImGui::SameLine();
+  if (ImGui::Button("Reject (Esc)")) reject_rewrite();
+  ImGui::SameLine();
+  ImGui::TextUnformatted(("Command: " + preview_.pending.request.instruction).c_str());
   ImGui::Separator();
+
+  ImGui::BeginChild("##rewrite-text");
   ImGui::PushTextWrapPos(0.0f);
   ImGui::TextDisabled("Before");
   ImGui::TextUnformatted(preview_.pending.request.text.c_str());
@@ -592,11 +600,7 @@ void EditorWindow::draw_rewrite_preview() {
     ImGui::TextUnformatted(shown.c_str());
   }
   ImGui::PopTextWrapPos();
-  ImGui::BeginDisabled(!preview_.done || !preview_.error.empty());
-  if (ImGui::Button("Accept (Enter)")) accept_rewrite();
-  ImGui::EndDisabled();
-  ImGui::SameLine();
-  if (ImGui::Button("Reject (Esc)")) reject_rewrite();
+  ImGui::EndChild();
   ImGui::EndChild();
   ImGui::PopStyleColor();
 }
