@@ -166,6 +166,8 @@ void EditorWindow::replace_document(editor::Document document, std::filesystem::
   saved_revision_ = document_.revision();
   // The controller keeps markers into the document, so it starts afresh with each one.
   dictation_ = std::make_unique<editor::Dictation>(document_, punctuation_, grammar_);
+  // NOTE: the journal write (with fsync) runs on the UI thread, so a slow disk can stall the
+  // frame that finishes an utterance.
   dictation_->set_after_change([this] {
     if (autosaver_) autosaver_->flush();
   });
