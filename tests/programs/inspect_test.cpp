@@ -13,46 +13,15 @@
 #include "inference/gguf_expectations.h"
 #include "utter/inference/gguf.h"
 
+#include "support/run_utter.h"
+
 namespace {
 
 using gguf_expectations::ExpectedModel;
 
-struct RunResult {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string shell_quote(const std::string& text) {
-  std::string quoted = "'";
-  for (char c : text) {
-    if (c == '\'') {
-      quoted += "'\\''";
-    } else {
-      quoted.push_back(c);
-    }
-  }
-  return quoted + "'";
-}
-
-RunResult run_utter(const std::string& arguments) {
-  const auto err_path = std::filesystem::temp_directory_path() /
-                        ("inspect_err_" + std::to_string(getpid()) + ".txt");
-  const std::string command =
-      shell_quote(UTTER_BINARY) + " " + arguments + " 2>" + shell_quote(err_path.string());
-  RunResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[65536];
-  size_t got = 0;
-  while ((got = fread(buffer, 1, sizeof(buffer), pipe)) > 0) result.out.append(buffer, got);
-  const int status = pclose(pipe);
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream err(err_path);
-  result.err.assign(std::istreambuf_iterator<char>(err), {});
-  std::filesystem::remove(err_path);
-  return result;
-}
+using utter::testing::RunResult;
+using utter::testing::run_utter;
+using utter::testing::shell_quote;
 
 TEST(Inspect, JsonListsExactlyTheExpectedTensors) {
   const auto models = gguf_expectations::reference_models();
