@@ -15,7 +15,7 @@ struct AttentionShape {
   int n_head = 0;
   int n_head_kv = 0;
   int head_dim = 0;
-  int64_t window = 0;  // keys a query sees including itself; 0 for full attention
+  int64_t window = 0;  // keys visible to a query, itself included; 0 for full attention
   float scale = 1.0f;  // Gemma 4 normalises q and k instead of scaling the scores
 };
 

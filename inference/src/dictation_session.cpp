@@ -127,7 +127,7 @@ void DictationSession::ensure_room(int64_t positions) {
   }
   if (context_->position() + positions > context_->max_positions()) {
     throw ContextFullError(fmt::format(
-        "the key/value cache budget holds {} positions, too few for this utterance and its transcript; raise the "
+        "the key/value cache budget has room for {} positions, too few for this utterance and its transcript; raise the "
         "budget",
         context_->max_positions()));
   }
@@ -206,7 +206,7 @@ UtteranceResult DictationSession::end_utterance(const TokenCallback& on_token) {
   if (!pending_samples_.empty()) pending_samples_.resize((pending_samples_.size() + frame - 1) / frame * frame, 0.0f);
   if (utterance_samples_ == 0) {
     cancel_utterance();
-    throw std::invalid_argument("the utterance holds no audio");
+    throw std::invalid_argument("the utterance contains no audio; push samples before ending it");
   }
   ensure_room(static_cast<int64_t>(pending_samples_.size() / frame) + options_.max_transcript_tokens + 64);
   prefill_frames(pending_samples_, true);

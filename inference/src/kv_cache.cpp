@@ -32,7 +32,7 @@ KvCache::KvCache(const ModelConfig& config, int max_batch, uint64_t budget_bytes
                        ? int64_t{1} << 40
                        : static_cast<int64_t>((budget_bytes - ring_bytes) / full_bytes_per_position);
   if (max_positions_ < 1) {
-    throw ContextFullError(fmt::format("the key/value cache budget of {:.1f} MiB holds no position",
+    throw ContextFullError(fmt::format("the key/value cache budget of {:.1f} MiB has room for no position; raise the budget",
                                        budget_bytes / 1048576.0));
   }
 
@@ -57,7 +57,7 @@ uint64_t KvCache::allocated_bytes() const {
 void KvCache::reserve(int64_t end) {
   if (end > max_positions_) {
     throw ContextFullError(fmt::format(
-        "the conversation needs {} positions but the key/value cache budget holds {}; raise the budget or start a "
+        "the conversation needs {} positions but the key/value cache budget has room for {}; raise the budget or start a "
         "new conversation",
         end, max_positions_));
   }
@@ -74,7 +74,7 @@ void KvCache::reserve(int64_t end) {
 
 bool KvCache::can_rewind(int64_t filled_end, int64_t new_end) const {
   if (new_end >= filled_end) return true;
-  // The ring holds positions [filled_end - ring_positions_, filled_end); a query at new_end
+  // The ring contains positions [filled_end - ring_positions_, filled_end); a query at new_end
   // needs [new_end - window_ + 1, new_end).
   const int64_t oldest_held = std::max<int64_t>(0, filled_end - ring_positions_);
   const int64_t oldest_needed = std::max<int64_t>(0, new_end - window_ + 1);

@@ -31,7 +31,7 @@ class KvCache {
   const uint16_t* key(int layer, int64_t pos) const { return const_slot(keys_[layer], layer, pos); }
   const uint16_t* value(int layer, int64_t pos) const { return const_slot(values_[layer], layer, pos); }
 
-  // Whether the cache, currently filled up to `filled_end`, still holds everything a query at
+  // Whether the cache, currently filled up to `filled_end`, still contains everything a query at
   // position `new_end` and later needs after a rewind to `new_end`.
   bool can_rewind(int64_t filled_end, int64_t new_end) const;
 

@@ -24,7 +24,7 @@ class AudioProjector {
   int n_embd() const { return n_embd_; }
   const GgufFile& file() const { return file_; }
 
-  // Projects whole frames: `samples` holds n * 640 values, `out` receives n * n_embd().
+  // Projects whole frames: `samples` contains n * 640 values, `out` receives n * n_embd().
   void project(std::span<const float> samples, std::span<float> out) const;
 
  private:

@@ -31,8 +31,8 @@ class InferenceContext {
   InferenceContext& operator=(const InferenceContext&) = delete;
 
   // Appends tokens and returns the logits after the last one (empty when tokens is empty).
-  // Throws ContextFullError (a std::runtime_error) when the cache budget cannot hold them;
-  // the cache then holds exactly what it held before the call.
+  // Throws ContextFullError (a std::runtime_error) when the cache budget has no room for them;
+  // the cache then contains exactly what it contained before the call.
   std::span<const float> decode(std::span<const int32_t> tokens);
 
   // Appends embedding rows (n_embd floats each, not scaled) and returns the logits after the last.
