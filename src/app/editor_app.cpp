@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -104,6 +106,9 @@ void add_app_options(CLI::App& app, AppOptions& options) {
      }, "Desktop editor: window size WIDTHxHEIGHT in screen coordinates at scale 1")
       ->type_name("WxH");
   app.add_flag("--hands-free", options.hands_free, "Desktop editor: start with hands-free dictation on");
+  app.add_option("--frame-stats", options.frame_stats,
+                 "Desktop editor: at exit, write the frame times (count, mean, p95, max and frames over "
+                 "20 ms, in milliseconds; all frames and those drawn while the model decodes) to this JSON file");
 }
 
 int run_editor_app() { return run_editor_app(AppOptions{}); }
@@ -218,6 +223,16 @@ int run_editor_app(const AppOptions& options) {
       }
     }
     std::fprintf(stderr, "utter: frame time %s\n", editor.frame_stats().summary().c_str());
+    if (!options.frame_stats.empty()) {
+      std::FILE* file = std::fopen(options.frame_stats.c_str(), "w");
+      const std::string json = editor.frame_stats().to_json();
+      if (file == nullptr || std::fwrite(json.data(), 1, json.size(), file) != json.size()) {
+        std::fprintf(stderr, "utter: error: failed to write the frame statistics to %s: %s\n",
+                     options.frame_stats.c_str(), std::strerror(errno));
+        exit_status = 1;
+      }
+      if (file != nullptr && std::fclose(file) != 0) exit_status = 1;
+    }
   }
 
   ImGui_ImplOpenGL3_Shutdown();

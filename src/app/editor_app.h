@@ -21,6 +21,7 @@ struct AppOptions {
   int width = 1000;            // window size in screen coordinates at scale 1
   int height = 680;
   bool hands_free = false;
+  std::string frame_stats;  // JSON file for the frame time figures, written at exit
 };
 
 // Adds the editor's options to the program's top-level command line.

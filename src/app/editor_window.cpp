@@ -60,6 +60,21 @@ std::string FrameStats::summary() const {
   return fmt::format("all: {}; while decoding: {}", describe(all), describe(while_decoding));
 }
 
+std::string FrameStats::to_json() const {
+  auto group = [](const std::vector<float>& values) {
+    const std::size_t slow = static_cast<std::size_t>(
+        std::count_if(values.begin(), values.end(), [](float value) { return value > kFrameBudgetMs; }));
+    const double mean = values.empty() ? 0.0
+                                       : std::accumulate(values.begin(), values.end(), 0.0) /
+                                             static_cast<double>(values.size());
+    const float max = values.empty() ? 0.0f : *std::max_element(values.begin(), values.end());
+    return fmt::format(R"({{"frames": {}, "mean_ms": {:.3f}, "p95_ms": {:.3f}, "max_ms": {:.3f}, "over_budget": {}}})",
+                       values.size(), mean, percentile(values, 0.95), max, slow);
+  };
+  return fmt::format("{{\n  \"budget_ms\": {:.1f},\n  \"all\": {},\n  \"while_decoding\": {}\n}}\n", kFrameBudgetMs,
+                     group(all), group(while_decoding));
+}
+
 void FrameStats::trim() {
   constexpr std::size_t kKeep = 100'000;
   for (std::vector<float>* values : {&all, &while_decoding}) {
@@ -116,16 +131,31 @@ EditorWindow::EditorWindow(const AppOptions& options, std::function<void()> wake
   }
   // Journals left by a session that did not end cleanly are offered for restoring.
   const editor::RecoveryScan scan = editor::find_recoverable(editor::AutosaveJournal::default_directory());
-  for (const auto& snapshot : scan.snapshots) {
-    if (snapshot.journal_path != journal_->path()) recoverable_.push_back(snapshot);
-  }
+  // Nothing was written in this session yet, so every journal found, the open file's own
+  // included, contains work from an earlier one.
+  recoverable_ = scan.snapshots;
   if (!scan.errors.empty()) set_status("Unreadable journal: " + scan.errors.front());
   engine_.start();
 }
 
 EditorWindow::~EditorWindow() {
-  // A clean exit keeps no journal unless the person chose to leave changes unsaved.
-  if (journal_ && !modified()) journal_->discard();
+  // A clean exit keeps no journal unless the person chose to leave changes unsaved, and then
+  // the newest text is written. journal_writer_ finishes both before the window goes away.
+  if (!autosaver_) return;
+  if (modified()) {
+    autosaver_->flush();
+  } else {
+    autosaver_->discard();
+  }
+}
+
+void EditorWindow::start_autosave() {
+  const std::string untitled_id = std::to_string(getpid());
+  autosaver_ = std::make_unique<AsyncAutosaver>(
+      document_, journal_writer_,
+      editor::AutosaveJournal::journal_path_for(editor::AutosaveJournal::default_directory(), document_path_,
+                                                untitled_id),
+      document_path_);
 }
 
 void EditorWindow::set_status(std::string message) {
@@ -157,8 +187,8 @@ bool EditorWindow::take_screenshot_request() {
 
 void EditorWindow::replace_document(editor::Document document, std::filesystem::path path,
                                     editor::TextFileLayout layout) {
+  if (autosaver_ && !modified()) autosaver_->discard();
   autosaver_.reset();
-  if (journal_ && !modified()) journal_->discard();
   dictation_.reset();
   document_ = std::move(document);
   document_path_ = std::move(path);
@@ -166,17 +196,11 @@ void EditorWindow::replace_document(editor::Document document, std::filesystem::
   saved_revision_ = document_.revision();
   // The controller keeps markers into the document, so it starts afresh with each one.
   dictation_ = std::make_unique<editor::Dictation>(document_, punctuation_, grammar_);
-  // NOTE: the journal write (with fsync) runs on the UI thread, so a slow disk can stall the
-  // frame that finishes an utterance.
+  // The flush only copies the text, and journal_writer_ writes it on its own thread.
   dictation_->set_after_change([this] {
     if (autosaver_) autosaver_->flush();
   });
-  const std::string untitled_id = std::to_string(getpid());
-  journal_ = std::make_unique<editor::AutosaveJournal>(
-      editor::AutosaveJournal::journal_path_for(editor::AutosaveJournal::default_directory(), document_path_,
-                                                untitled_id),
-      document_path_);
-  autosaver_ = std::make_unique<editor::Autosaver>(document_, *journal_);
+  start_autosave();
   preview_ = {};
   view_.focus();
 }
@@ -204,10 +228,8 @@ bool EditorWindow::save_document(const std::filesystem::path& path) {
     editor::save_text_file(path, document_.text(), layout_);
     if (document_path_ != path) {
       document_path_ = path;
-      journal_->discard();
-      journal_ = std::make_unique<editor::AutosaveJournal>(
-          editor::AutosaveJournal::journal_path_for(editor::AutosaveJournal::default_directory(), path), path);
-      autosaver_ = std::make_unique<editor::Autosaver>(document_, *journal_);
+      autosaver_->discard();
+      start_autosave();
     }
     saved_revision_ = document_.revision();
     autosaver_->mark_saved();
@@ -424,11 +446,13 @@ void EditorWindow::draw_frame() {
   ++frames_drawn_;
   if (!options_.screenshot.empty() && frames_drawn_ == options_.screenshot_frames) screenshot_requested_ = true;
   if (autosaver_) {
-    try {
-      autosaver_->tick();
-    } catch (const std::exception& failure) {
-      set_status(failure.what());
+    const std::string failure = journal_writer_.take_error();
+    if (!failure.empty()) {
+      std::fprintf(stderr, "utter: error: %s\n", failure.c_str());
+      set_status(failure);
+      autosaver_->retry_later();
     }
+    autosaver_->tick();
   }
 
   const ImGuiViewport* viewport = ImGui::GetMainViewport();
@@ -638,7 +662,7 @@ void EditorWindow::draw_confirm_dialog() {
   if (ImGui::Button("Discard changes")) {
     ImGui::CloseCurrentPopup();
     saved_revision_ = document_.revision();
-    if (journal_) journal_->discard();
+    if (autosaver_) autosaver_->discard();
     run_action(pending_action_);
   }
   ImGui::SameLine();
@@ -658,21 +682,23 @@ void EditorWindow::draw_recovery_dialog() {
   const std::string name = snapshot.document_path.empty() ? "an untitled document" : snapshot.document_path.string();
   ImGui::Text("utter did not close cleanly. Unsaved work from %s (%zu bytes) was kept.", name.c_str(),
               snapshot.text.size());
-  if (ImGui::Button("Restore")) {
+  // Enter restores, because keeping the work is the safe choice.
+  if (ImGui::Button("Restore (Enter)") || ImGui::IsKeyPressed(GLFW_KEY_ENTER, /*repeat=*/false)) {
     const std::filesystem::path old_journal = snapshot.journal_path;
     editor::Document restored = editor::restore_document(snapshot);
     replace_document(std::move(restored), snapshot.document_path, {editor::format_for_path(snapshot.document_path)});
     saved_revision_ = UINT64_MAX;  // restored text is not on disk yet
-    std::error_code ignored;
-    std::filesystem::remove(old_journal, ignored);
-    if (autosaver_) autosaver_->flush();
+    // The writer removes the old journal before it writes the new one, which can be the same file.
+    journal_writer_.discard(old_journal);
+    autosaver_->retry_later();
+    autosaver_->flush();
+    std::fprintf(stderr, "utter: restored %zu bytes from %s\n", document_.size(), old_journal.c_str());
     recoverable_.erase(recoverable_.begin());
     ImGui::CloseCurrentPopup();
   }
   ImGui::SameLine();
   if (ImGui::Button("Discard")) {
-    std::error_code ignored;
-    std::filesystem::remove(snapshot.journal_path, ignored);
+    journal_writer_.discard(snapshot.journal_path);
     recoverable_.erase(recoverable_.begin());
     ImGui::CloseCurrentPopup();
   }

@@ -13,6 +13,7 @@
 
 #include "app/editor_app.h"
 #include "app/file_dialog.h"
+#include "app/journal_writer.h"
 #include "app/speech_engine.h"
 #include "app/text_view.h"
 #include "common/settings.h"
@@ -24,12 +25,17 @@
 
 namespace utter::app {
 
+// The frame time the editor aims to stay under, in milliseconds.
+constexpr float kFrameBudgetMs = 20.0f;
+
 // Frame durations in milliseconds, kept for the About window and the exit report.
 struct FrameStats {
   std::vector<float> all;
   std::vector<float> while_decoding;  // frames drawn while the model was decoding
   float last = 0.0f;
   std::string summary() const;
+  // The same figures plus the count of frames over kFrameBudgetMs, as a JSON object.
+  std::string to_json() const;
   // Keeps the most recent frames only, so that a long session does not grow memory.
   void trim();
 };
@@ -80,6 +86,7 @@ class EditorWindow {
   void accept_rewrite();
   void reject_rewrite();
   void set_status(std::string message);
+  void start_autosave();
 
   void draw_menu_bar();
   void draw_toolbar(bool& button_held);
@@ -106,8 +113,8 @@ class EditorWindow {
   std::filesystem::path document_path_;
   editor::TextFileLayout layout_;
   std::uint64_t saved_revision_ = 0;
-  std::unique_ptr<editor::AutosaveJournal> journal_;
-  std::unique_ptr<editor::Autosaver> autosaver_;
+  JournalWriter journal_writer_;  // declared before autosaver_, which queues requests to it
+  std::unique_ptr<AsyncAutosaver> autosaver_;
   std::vector<editor::JournalSnapshot> recoverable_;
 
   SpeechEngine engine_;

@@ -1,8 +1,13 @@
 #include "app/speech_engine.h"
 
 #include <fmt/core.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <deque>
 #include <stdexcept>
 #include <system_error>
@@ -33,6 +38,20 @@ constexpr double kPreRollSeconds = 0.3;
 constexpr float kLevelDecayDbPerSecond = 40.0f;
 constexpr auto kAudioTick = std::chrono::milliseconds(10);
 constexpr auto kMicrophoneRetry = std::chrono::seconds(3);
+
+// Nice value of the threads that run the model. On a machine with few cores they would
+// otherwise take turns with the UI thread and stretch frames while the model decodes.
+constexpr int kInferenceNice = 10;
+
+// Lowers the calling thread's priority. Linux keeps a nice value per thread, and threads
+// started later from this one inherit it, which covers the session worker and the thread
+// pools that the model load creates. Raising the nice value needs no privilege.
+void lower_inference_priority() {
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kInferenceNice) != 0) {
+    std::fprintf(stderr, "utter: warning: failed to lower the priority of an inference thread: %s\n",
+                 std::strerror(errno));
+  }
+}
 
 // Thrown from a transcription callback to stop a file the person cancelled.
 struct FileCancelled {};
@@ -115,6 +134,7 @@ std::string SpeechEngine::input_name() const {
 }
 
 void SpeechEngine::load_model() {
+  lower_inference_priority();
   set_stage("Looking for the model files");
   cli::ModelFiles files;
   try {
@@ -385,6 +405,7 @@ void SpeechEngine::start_rewrite(editor::RewriteRequest request) {
   rewrite_cancel_ = false;
   rewrite_busy_ = true;
   rewrite_thread_ = std::thread([this, request = std::move(request)] {
+    lower_inference_priority();
     const auto started = Clock::now();
     int pieces = 0;
     try {
@@ -419,6 +440,7 @@ void SpeechEngine::transcribe_file(std::filesystem::path path) {
   if (file_thread_.joinable()) file_thread_.join();
   file_cancel_ = false;
   file_thread_ = std::thread([this, path = std::move(path)] {
+    lower_inference_priority();
     std::string text_so_far;
     EngineEvent done{EngineEvent::Kind::kFileDone};
     try {
