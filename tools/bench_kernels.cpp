@@ -14,6 +14,7 @@
 
 #include "kernels/matmul.h"
 #include "kernels/quantize.h"
+#include "kernels/strip_layout.h"
 #include "thread_pool.h"
 #include "utter/inference/tensor_type.h"
 
@@ -128,6 +129,26 @@ int main(int argc, char** argv) {
                    kernel_level_name(level), threads, single * 1e3, weight_bytes / single / 1e9,
                    ops / batch / 1e9);
       }
+    }
+
+    // The same weights as strips of 16 rows, as the model loader stores them for AVX-512.
+    if (detected_kernel_level() < KernelLevel::Avx512 ||
+        !kernels::has_strip_layout(*type, rows, cols)) {
+      continue;
+    }
+    set_kernel_level(KernelLevel::Avx512);
+    std::vector<std::byte> strips(kernels::strip_bytes(*type, cols) * (rows / kernels::kStripRows));
+    kernels::pack_strips(*type, weights.data(), w.row_bytes, rows, cols, strips.data());
+    WeightMatrix packed = w;
+    packed.data = strips.data();
+    packed.strips = true;
+    for (int threads : thread_counts) {
+      ThreadPool pool(threads);
+      const double single = time_matmul(packed, x, 1, y, &pool, repeats);
+      const double batch = time_matmul(packed, x, batch_tokens, y, &pool, repeats);
+      const double ops = 2.0 * static_cast<double>(rows) * cols * batch_tokens;
+      fmt::print("{:<6} {:<7} {:>7} {:>12.3f} {:>12.2f} {:>14.2f}\n", name, "strips", threads,
+                 single * 1e3, weight_bytes / single / 1e9, ops / batch / 1e9);
     }
   }
   return 0;

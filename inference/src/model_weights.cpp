@@ -3,8 +3,15 @@
 #include <fmt/core.h>
 #include <fmt/ranges.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstring>
+#include <new>
 #include <stdexcept>
+
+#include "kernels/strip_layout.h"
+#include "thread_pool.h"
 
 namespace utter::inference {
 namespace {
@@ -52,7 +59,61 @@ WeightMatrix require_matrix(const GgufFile& file, const std::string& name, uint6
   return matrix;
 }
 
+// Tells the system the file pages under [data, data + bytes) are not needed for now. They stay
+// in the page cache and come back if read again, so nothing is lost.
+void release_file_pages(const std::byte* data, size_t bytes) {
+  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  const auto begin = (reinterpret_cast<uintptr_t>(data) + page - 1) / page * page;
+  const auto end = (reinterpret_cast<uintptr_t>(data) + bytes) / page * page;
+  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
+}
+
 }  // namespace
+
+StripMemory::StripMemory(size_t bytes) : bytes_(bytes) {
+  void* region = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (region == MAP_FAILED) throw std::bad_alloc();
+  madvise(region, bytes, MADV_HUGEPAGE);
+  data_ = static_cast<std::byte*>(region);
+}
+
+StripMemory::~StripMemory() { munmap(data_, bytes_); }
+
+void ModelWeights::move_to_strips(int threads) {
+  std::vector<WeightMatrix*> matrices;
+  const bool tied_output = output.data == token_embd.data;
+  matrices.push_back(&token_embd);
+  if (!tied_output) matrices.push_back(&output);
+  for (LayerWeights& layer : layers) {
+    for (WeightMatrix* m : {&layer.attn_q, &layer.attn_k, &layer.attn_v, &layer.attn_output,
+                            &layer.ffn_gate, &layer.ffn_up, &layer.ffn_down}) {
+      matrices.push_back(m);
+    }
+  }
+  ThreadPool pool(threads);
+  for (WeightMatrix* m : matrices) {
+    if (m->data == nullptr || m->strips || !kernels::has_strip_layout(m->type, m->rows, m->cols)) {
+      continue;
+    }
+    const size_t bytes_per_strip = kernels::strip_bytes(m->type, m->cols);
+    const int64_t n_strips = m->rows / kernels::kStripRows;
+    auto memory = std::make_unique<StripMemory>(bytes_per_strip * static_cast<size_t>(n_strips));
+    std::byte* packed = memory->data();
+    const WeightMatrix source = *m;
+    pool.parallel_for(n_strips, 64, [&](int64_t begin, int64_t end, int) {
+      const size_t row_span = source.row_bytes * kernels::kStripRows;
+      kernels::pack_strips(source.type, source.data + static_cast<size_t>(begin) * row_span,
+                           source.row_bytes, (end - begin) * kernels::kStripRows, source.cols,
+                           packed + static_cast<size_t>(begin) * bytes_per_strip);
+      release_file_pages(source.data + static_cast<size_t>(begin) * row_span,
+                         static_cast<size_t>(end - begin) * row_span);
+    });
+    m->data = packed;
+    m->strips = true;
+    strip_memory.push_back(std::move(memory));
+  }
+  if (tied_output) output = token_embd;
+}
 
 ModelWeights ModelWeights::bind(const GgufFile& file, const ModelConfig& config) {
   ModelWeights weights;

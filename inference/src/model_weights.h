@@ -2,6 +2,8 @@
 // shape and type at load time.
 #pragma once
 
+#include <cstddef>
+#include <memory>
 #include <vector>
 
 #include "kernels/matmul.h"
@@ -27,6 +29,22 @@ struct LayerWeights {
   float output_scale = 1.0f;  // layer_output_scale, 1 when the tensor is absent
 };
 
+// Memory of its own for matrices rearranged into strips, returned to the system on
+// destruction. Large regions ask for transparent huge pages, which saves TLB misses while
+// the weights stream through.
+class StripMemory {
+ public:
+  explicit StripMemory(size_t bytes);
+  ~StripMemory();
+  StripMemory(const StripMemory&) = delete;
+  StripMemory& operator=(const StripMemory&) = delete;
+  std::byte* data() const { return data_; }
+
+ private:
+  std::byte* data_ = nullptr;
+  size_t bytes_ = 0;
+};
+
 struct ModelWeights {
   WeightMatrix token_embd;  // n_vocab rows of n_embd
   WeightMatrix output;      // the LM head: token_embd unless the file has output.weight
@@ -37,6 +55,13 @@ struct ModelWeights {
   // Throws std::runtime_error naming the file and tensor when one is missing, mis-shaped or
   // of a type the engine cannot compute with.
   static ModelWeights bind(const GgufFile& file, const ModelConfig& config);
+
+  // Rearranges every matrix that has a strip layout into strips (kernels/strip_layout.h) in
+  // memory of its own, and lets the system drop the file pages they came from, so the
+  // weights stay resident once. Only worthwhile where the AVX-512 strip kernels run.
+  void move_to_strips(int threads);
+
+  std::vector<std::unique_ptr<StripMemory>> strip_memory;
 };
 
 }  // namespace utter::inference

@@ -1,10 +1,27 @@
 #include "utter/inference/text_model.h"
 
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
 #include <map>
+#include <thread>
 
+#include "kernels/matmul.h"
 #include "model_weights.h"
 
 namespace utter::inference {
+
+namespace {
+
+// Strips pay off only with the AVX-512 kernels, so the kernel level at load time decides.
+// UTTER_WEIGHT_STRIPS=0 keeps the file's row layout, to compare the two.
+bool use_weight_strips() {
+  if (active_kernel_level() != KernelLevel::Avx512) return false;
+  const char* setting = std::getenv("UTTER_WEIGHT_STRIPS");
+  return setting == nullptr || std::strcmp(setting, "0") != 0;
+}
+
+}  // namespace
 
 TextModel::TextModel(GgufFile file) : file_(std::move(file)) {}
 TextModel::~TextModel() = default;
@@ -13,6 +30,9 @@ std::unique_ptr<TextModel> TextModel::load(const std::filesystem::path& path) {
   std::unique_ptr<TextModel> model(new TextModel(GgufFile::open(path)));
   model->config_ = ModelConfig::from_gguf(model->file_);
   model->weights_ = std::make_unique<ModelWeights>(ModelWeights::bind(model->file_, model->config_));
+  if (use_weight_strips()) {
+    model->weights_->move_to_strips(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  }
   model->tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::from_gguf(model->file_));
   return model;
 }

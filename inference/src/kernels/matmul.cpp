@@ -12,8 +12,11 @@
 #include <vector>
 
 #include "kernels/activation_quantize.h"
+#include "kernels/blocks.h"
 #include "kernels/dot.h"
 #include "kernels/quantize.h"
+#include "kernels/strip_kernels.h"
+#include "kernels/strip_layout.h"
 #include "kernels/type_checks.h"
 #include "thread_pool.h"
 
@@ -163,6 +166,132 @@ int64_t row_tile_for(size_t row_bytes) {
   return std::max<int64_t>(kRowGrain, rows / kRowGrain * kRowGrain);
 }
 
+// Strip products take the batch in tiles of this many tokens, so that a tile of quantized
+// activations stays in the L2 cache while every strip of a thread passes over it.
+constexpr int64_t kStripTokenTile = 128;
+
+// The activations of a batch, quantized once for the strip kernels.
+struct StripBatch {
+  std::vector<std::byte> rows;  // one quantized row per token, row_bytes apart
+  size_t row_bytes = 0;
+  std::vector<float> block_scales;  // Q8_0: per token and block
+  std::vector<int32_t> block_sums;  // Q8_0: per token and block; Q4_K: four per super-block
+  int64_t per_token = 0;            // entries of block_scales / block_sums per token
+};
+
+void prepare_strip_batch(TensorType weight_type, const float* x, int64_t n_tokens, int64_t cols,
+                         StripBatch& batch, ThreadPool* pool) {
+  const TensorType activation_type = dot_type_for(weight_type);
+  batch.row_bytes = *tensor_row_bytes(activation_type, static_cast<uint64_t>(cols));
+  batch.rows.resize(batch.row_bytes * static_cast<size_t>(n_tokens));
+  if (activation_type == TensorType::Q8_0) {
+    batch.per_token = cols / kBlock32;
+    batch.block_scales.resize(static_cast<size_t>(batch.per_token * n_tokens));
+  } else {
+    batch.per_token = weight_type == TensorType::Q4_K ? 4 * (cols / kBlock256) : 0;
+  }
+  batch.block_sums.resize(static_cast<size_t>(batch.per_token * n_tokens));
+
+  auto quantize_tokens = [&](int64_t begin, int64_t end, int) {
+    for (int64_t t = begin; t < end; ++t) {
+      std::byte* row = batch.rows.data() + static_cast<size_t>(t) * batch.row_bytes;
+      quantize_activation_row(activation_type, x + t * cols, row, cols);
+      int32_t* sums = batch.block_sums.data() + t * batch.per_token;
+      if (activation_type == TensorType::Q8_0) {
+        const auto* blocks = reinterpret_cast<const BlockQ8_0*>(row);
+        float* scales = batch.block_scales.data() + t * batch.per_token;
+        for (int64_t b = 0; b < batch.per_token; ++b) {
+          scales[b] = fp16_to_fp32(blocks[b].d);
+          int32_t sum = 0;
+          for (int8_t q : blocks[b].qs) sum += q;
+          sums[b] = sum;
+        }
+      } else if (weight_type == TensorType::Q4_K) {
+        const auto* blocks = reinterpret_cast<const BlockQ8_K*>(row);
+        for (int64_t b = 0; b < cols / kBlock256; ++b) {
+          for (int q = 0; q < 4; ++q) {
+            const int16_t* bsums = blocks[b].bsums + 4 * q;
+            const auto first = static_cast<uint16_t>(bsums[0] + bsums[1]);
+            const auto second = static_cast<uint16_t>(bsums[2] + bsums[3]);
+            sums[4 * b + q] = static_cast<int32_t>(first | (static_cast<uint32_t>(second) << 16));
+          }
+        }
+      }
+    }
+  };
+  if (pool != nullptr && n_tokens > 1) {
+    pool->parallel_for(n_tokens, 1, quantize_tokens);
+  } else {
+    quantize_tokens(0, n_tokens, 0);
+  }
+}
+
+// y for a matrix stored as strips. At the AVX-512 level the strip kernels run; below it, each
+// strip is restored to rows and the row kernels of that level run, as a slow reference path.
+void strip_matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y,
+                  ThreadPool* pool) {
+  // The workers must see the caller's batch, not their own thread_local one.
+  thread_local StripBatch caller_batch;
+  StripBatch& batch = caller_batch;
+  prepare_strip_batch(w.type, x, n_tokens, w.cols, batch, pool);
+  const size_t bytes_per_strip = strip_bytes(w.type, w.cols);
+  const int64_t n_strips = w.rows / kStripRows;
+  const KernelLevel level = active_kernel_level();
+  const StripKernel kernel =
+      level == KernelLevel::Avx512 ? avx512_strip_kernel(w.type) : StripKernel{};
+  const DotFn dot = find_dot(table_for(level), w.type);
+
+  auto compute_strips = [&](int64_t strip_begin, int64_t strip_end, int) {
+    alignas(64) float out[kStripRows * kMaxStripTokens];
+    thread_local std::vector<std::byte> restored;
+    for (int64_t t0 = 0; t0 < n_tokens; t0 += kStripTokenTile) {
+      const int64_t t_end = std::min(t0 + kStripTokenTile, n_tokens);
+      for (int64_t s = strip_begin; s < strip_end; ++s) {
+        const std::byte* strip = w.data + static_cast<size_t>(s) * bytes_per_strip;
+        if (kernel.fn == nullptr) {
+          restored.resize(w.row_bytes * kStripRows);
+          for (int64_t r = 0; r < kStripRows; ++r) {
+            unpack_strip_row(w.type, w.data, w.cols, s * kStripRows + r,
+                             restored.data() + r * w.row_bytes);
+          }
+          for (int64_t t = t0; t < t_end; ++t) {
+            const std::byte* activations = batch.rows.data() + t * batch.row_bytes;
+            for (int64_t r = 0; r < kStripRows; ++r) {
+              y[t * w.rows + s * kStripRows + r] =
+                  dot(restored.data() + r * w.row_bytes, activations, w.cols);
+            }
+          }
+          continue;
+        }
+        for (int64_t t = t0; t < t_end; t += kernel.max_tokens) {
+          const int count = static_cast<int>(std::min<int64_t>(kernel.max_tokens, t_end - t));
+          StripActivations acts;
+          for (int k = 0; k < count; ++k) {
+            acts.rows[k] = batch.rows.data() + static_cast<size_t>(t + k) * batch.row_bytes;
+            if (!batch.block_scales.empty()) {
+              acts.block_scales[k] = batch.block_scales.data() + (t + k) * batch.per_token;
+            }
+            if (!batch.block_sums.empty()) {
+              acts.block_sums[k] = batch.block_sums.data() + (t + k) * batch.per_token;
+            }
+          }
+          kernel.fn(strip, w.cols, acts, count, out);
+          for (int k = 0; k < count; ++k) {
+            std::memcpy(y + (t + k) * w.rows + s * kStripRows, out + kStripRows * k,
+                        sizeof(float) * kStripRows);
+          }
+        }
+      }
+    }
+  };
+
+  if (pool == nullptr || pool->size() == 1) {
+    compute_strips(0, n_strips, 0);
+  } else {
+    pool->parallel_for(n_strips, 1, compute_strips);
+  }
+}
+
 void check_weight(const WeightMatrix& w, const char* caller) {
   if (w.data == nullptr && w.rows > 0) {
     throw std::invalid_argument(std::string(caller) + ": weight matrix has no data");
@@ -215,6 +344,16 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
     throw std::invalid_argument("matmul: negative token count " + std::to_string(n_tokens));
   }
   if (n_tokens == 0 || w.rows == 0) return;
+  if (w.strips) {
+    if (!has_strip_layout(w.type, w.rows, w.cols)) {
+      throw std::invalid_argument("matmul: a " + std::to_string(w.rows) + " x " +
+                                  std::to_string(w.cols) + " " +
+                                  std::string(tensor_type_name(w.type)) +
+                                  " matrix is marked as strips but has no strip layout");
+    }
+    strip_matmul(w, x, n_tokens, y, pool);
+    return;
+  }
 
   const TensorType activation_type = dot_type_for(w.type);
   checked_block_count(activation_type, w.cols, "matmul");
@@ -282,6 +421,13 @@ void weight_row(const WeightMatrix& w, int64_t row, float* dst) {
   if (row < 0 || row >= w.rows) {
     throw std::out_of_range("weight_row: row " + std::to_string(row) + " is outside [0, " +
                             std::to_string(w.rows) + ")");
+  }
+  if (w.strips) {
+    thread_local std::vector<std::byte> restored;
+    restored.resize(w.row_bytes);
+    unpack_strip_row(w.type, w.data, w.cols, row, restored.data());
+    dequantize_row(w.type, restored.data(), dst, w.cols);
+    return;
   }
   dequantize_row(w.type, w.data + static_cast<size_t>(row) * w.row_bytes, dst, w.cols);
 }

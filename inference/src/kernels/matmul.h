@@ -21,7 +21,9 @@ struct WeightMatrix {
   const std::byte* data = nullptr;
   int64_t cols = 0;
   int64_t rows = 0;
-  size_t row_bytes = 0;
+  size_t row_bytes = 0;  // bytes of one row in GGUF block layout
+  // True when `data` holds rows / 16 strips (kernels/strip_layout.h) rather than rows.
+  bool strips = false;
 };
 
 enum class KernelLevel { Scalar, Avx2, Avx512 };

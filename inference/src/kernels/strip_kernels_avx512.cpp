@@ -1,0 +1,301 @@
+// AVX-512 VNNI products of weight strips with activation rows.
+//
+// Every kernel forms, per block and per row, the same exact integer sum as the row kernels.
+// The weights enter vpdpbusd as unsigned levels, and the offset that makes them signed is
+// taken out through the activation sums (8 per level for Q4_0, 128 for Q8_0, 32 for Q6_K).
+// Q4_K's minimum is a term of its own. Each integer sum is then scaled in float as in the row
+// kernels, so only the order of the float additions differs.
+
+// GCC 12 reports -Wuninitialized inside avx512fintrin.h itself, for the undefined vectors
+// its intrinsics start from; the warning is about the header, not this file.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/blocks.h"
+#include "kernels/strip_kernels.h"
+#include "kernels/strip_layout.h"
+
+namespace utter::inference::kernels {
+namespace {
+
+inline __m512i broadcast_word(const void* p) {
+  int32_t word;
+  std::memcpy(&word, p, 4);
+  return _mm512_set1_epi32(word);
+}
+
+inline __m512i load512(const uint8_t* p) { return _mm512_loadu_si512(p); }
+
+inline __m512 load_scales(const uint8_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+
+inline void store_rows(const __m512* acc, int tokens, float* out) {
+  for (int t = 0; t < tokens; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
+}
+
+// Single-token products stream their weights from memory; asking for the lines a little
+// ahead keeps more of them in flight than the hardware prefetcher alone.
+constexpr int kPrefetchBytes = 1024;
+
+inline void prefetch_ahead(const uint8_t* p, size_t bytes) {
+  for (size_t offset = 0; offset < bytes; offset += 64) {
+    _mm_prefetch(reinterpret_cast<const char*>(p + kPrefetchBytes + offset), _MM_HINT_T0);
+  }
+}
+
+template <int T>
+void strip_q4_0(const std::byte* strip, int64_t cols, const StripActivations& acts, float* out) {
+  const auto* base = reinterpret_cast<const uint8_t*>(strip);
+  const int64_t n_blocks = cols / kBlock32;
+  const __m512i low_mask = _mm512_set1_epi8(0x0F);
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const Block32Offsets at = block32_offsets(b, n_blocks, kQ4_0StripQuantBytes);
+    const uint8_t* quants = base + at.quants;
+    if (T == 1) prefetch_ahead(quants, kQ4_0StripQuantBytes + 32);
+    __m512i low[4], high[4];
+    for (int j = 0; j < 4; ++j) {
+      const __m512i raw = load512(quants + 64 * j);
+      low[j] = _mm512_and_si512(raw, low_mask);
+      high[j] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low_mask);
+    }
+    const __m512 weight_scales = load_scales(base + at.scales);
+    for (int t = 0; t < T; ++t) {
+      const auto& a = reinterpret_cast<const BlockQ8_0*>(acts.rows[t])[b];
+      __m512i sum_low = _mm512_set1_epi32(-8 * acts.block_sums[t][b]);
+      __m512i sum_high = _mm512_setzero_si512();
+      for (int j = 0; j < 4; ++j) {
+        sum_low = _mm512_dpbusd_epi32(sum_low, low[j], broadcast_word(a.qs + 4 * j));
+        sum_high = _mm512_dpbusd_epi32(sum_high, high[j], broadcast_word(a.qs + 16 + 4 * j));
+      }
+      const __m512 scale = _mm512_mul_ps(weight_scales, _mm512_set1_ps(acts.block_scales[t][b]));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(sum_low, sum_high)), scale,
+                               acc[t]);
+    }
+  }
+  store_rows(acc, T, out);
+}
+
+template <int T>
+void strip_q8_0(const std::byte* strip, int64_t cols, const StripActivations& acts, float* out) {
+  const auto* base = reinterpret_cast<const uint8_t*>(strip);
+  const int64_t n_blocks = cols / kBlock32;
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < n_blocks; ++b) {
+    const Block32Offsets at = block32_offsets(b, n_blocks, kQ8_0StripQuantBytes);
+    const uint8_t* quants = base + at.quants;
+    if (T == 1) prefetch_ahead(quants, kQ8_0StripQuantBytes + 32);
+    __m512i levels[8];
+    for (int j = 0; j < 8; ++j) levels[j] = load512(quants + 64 * j);
+    const __m512 weight_scales = load_scales(base + at.scales);
+    for (int t = 0; t < T; ++t) {
+      const auto& a = reinterpret_cast<const BlockQ8_0*>(acts.rows[t])[b];
+      __m512i sum_even = _mm512_set1_epi32(-128 * acts.block_sums[t][b]);
+      __m512i sum_odd = _mm512_setzero_si512();
+      for (int j = 0; j < 8; j += 2) {
+        sum_even = _mm512_dpbusd_epi32(sum_even, levels[j], broadcast_word(a.qs + 4 * j));
+        sum_odd = _mm512_dpbusd_epi32(sum_odd, levels[j + 1], broadcast_word(a.qs + 4 * j + 4));
+      }
+      const __m512 scale = _mm512_mul_ps(weight_scales, _mm512_set1_ps(acts.block_scales[t][b]));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(sum_even, sum_odd)), scale,
+                               acc[t]);
+    }
+  }
+  store_rows(acc, T, out);
+}
+
+template <int T>
+void strip_q4_k(const std::byte* strip, int64_t cols, const StripActivations& acts, float* out) {
+  const auto* base = reinterpret_cast<const uint8_t*>(strip);
+  const __m512i low_mask = _mm512_set1_epi8(0x0F);
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < cols / kBlock256; ++b) {
+    const uint8_t* part = base + static_cast<size_t>(b) * kQ4_KStripBlockBytes;
+    if (T == 1) prefetch_ahead(part, kQ4_KStripBlockBytes);
+    const BlockQ8_K* a[T];
+    __m512i total[T];
+    for (int t = 0; t < T; ++t) {
+      a[t] = reinterpret_cast<const BlockQ8_K*>(acts.rows[t]) + b;
+      total[t] = _mm512_setzero_si512();
+    }
+    for (int s = 0; s < 8; ++s) {
+      const uint8_t* quants = part + 512 * (s / 2);
+      const int shift = 4 * (s % 2);
+      __m512i levels[8];
+      for (int j = 0; j < 8; ++j) {
+        levels[j] = _mm512_and_si512(
+            _mm512_srl_epi16(load512(quants + 64 * j), _mm_cvtsi32_si128(shift)), low_mask);
+      }
+      const __m512i scale = _mm512_cvtepu8_epi32(
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(part + kQ4_KStripScales + 16 * s)));
+      for (int t = 0; t < T; ++t) {
+        const int8_t* q = a[t]->qs + 32 * s;
+        __m512i sum_even = _mm512_setzero_si512();
+        __m512i sum_odd = _mm512_setzero_si512();
+        for (int j = 0; j < 8; j += 2) {
+          sum_even = _mm512_dpbusd_epi32(sum_even, levels[j], broadcast_word(q + 4 * j));
+          sum_odd = _mm512_dpbusd_epi32(sum_odd, levels[j + 1], broadcast_word(q + 4 * j + 4));
+        }
+        total[t] = _mm512_add_epi32(
+            total[t], _mm512_mullo_epi32(_mm512_add_epi32(sum_even, sum_odd), scale));
+      }
+    }
+    const __m512 d = load_scales(part + kQ4_KStripD);
+    const __m512 dmin = load_scales(part + kQ4_KStripDmin);
+    __m512i mins[4];
+    for (int q = 0; q < 4; ++q) {
+      mins[q] = _mm512_cvtepu8_epi16(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(part + kQ4_KStripMins + 32 * q)));
+    }
+    for (int t = 0; t < T; ++t) {
+      const int32_t* pair_sums = acts.block_sums[t] + 4 * b;
+      __m512i min_sum = _mm512_setzero_si512();
+      for (int q = 0; q < 4; ++q) {
+        min_sum = _mm512_dpwssd_epi32(min_sum, mins[q], _mm512_set1_epi32(pair_sums[q]));
+      }
+      const __m512 activation_scale = _mm512_set1_ps(a[t]->d);
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total[t]), _mm512_mul_ps(d, activation_scale),
+                               acc[t]);
+      acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(min_sum),
+                                _mm512_mul_ps(dmin, activation_scale), acc[t]);
+    }
+  }
+  store_rows(acc, T, out);
+}
+
+// The signed scales of sub-blocks 2 q and 2 q + 1 of each row as int16 pairs.
+inline __m512i q6_k_scale_pairs(const uint8_t* part, int q) {
+  return _mm512_cvtepi8_epi16(
+      _mm256_loadu_si256(reinterpret_cast<const __m256i*>(part + kQ6_KStripScales + 32 * q)));
+}
+
+// One sub-block's scale per int32 lane, taken from its pair vector.
+inline __m512i q6_k_scale(const uint8_t* part, int s) {
+  const __m512i pairs = q6_k_scale_pairs(part, s / 2);
+  return s % 2 == 0 ? _mm512_srai_epi32(_mm512_slli_epi32(pairs, 16), 16)
+                    : _mm512_srai_epi32(pairs, 16);
+}
+
+template <int T>
+void strip_q6_k(const std::byte* strip, int64_t cols, const StripActivations& acts, float* out) {
+  const auto* base = reinterpret_cast<const uint8_t*>(strip);
+  const __m512i low_mask = _mm512_set1_epi8(0x0F);
+  const __m512i high_mask = _mm512_set1_epi8(0x30);
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t b = 0; b < cols / kBlock256; ++b) {
+    const uint8_t* part = base + static_cast<size_t>(b) * kQ6_KStripBlockBytes;
+    if (T == 1) prefetch_ahead(part, kQ6_KStripBlockBytes);
+    const BlockQ8_K* a[T];
+    __m512i total[T];
+    for (int t = 0; t < T; ++t) {
+      a[t] = reinterpret_cast<const BlockQ8_K*>(acts.rows[t]) + b;
+      total[t] = _mm512_setzero_si512();
+    }
+    // Group j of four columns lies in sub-block j / 4. One pass over j = 4 k .. 4 k + 3
+    // of the high-bit plane covers sub-blocks k, k + 4, k + 8 and k + 12.
+    for (int k = 0; k < 4; ++k) {
+      __m512i sums[T][4];
+      for (int t = 0; t < T; ++t) {
+        for (int i = 0; i < 4; ++i) sums[t][i] = _mm512_setzero_si512();
+      }
+      for (int j = 4 * k; j < 4 * k + 4; ++j) {
+        const __m512i high = load512(part + kQ6_KStripHigh + 64 * j);
+        const __m512i low_a = load512(part + 64 * j);         // groups j and j + 32
+        const __m512i low_b = load512(part + 64 * (j + 16));  // groups j + 16 and j + 48
+        const __m512i levels[4] = {
+            _mm512_or_si512(_mm512_and_si512(low_a, low_mask),
+                            _mm512_and_si512(_mm512_slli_epi16(high, 4), high_mask)),
+            _mm512_or_si512(_mm512_and_si512(low_b, low_mask),
+                            _mm512_and_si512(_mm512_slli_epi16(high, 2), high_mask)),
+            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(low_a, 4), low_mask),
+                            _mm512_and_si512(high, high_mask)),
+            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(low_b, 4), low_mask),
+                            _mm512_and_si512(_mm512_srli_epi16(high, 2), high_mask)),
+        };
+        for (int t = 0; t < T; ++t) {
+          for (int i = 0; i < 4; ++i) {
+            sums[t][i] = _mm512_dpbusd_epi32(sums[t][i], levels[i],
+                                             broadcast_word(a[t]->qs + 64 * i + 4 * j));
+          }
+        }
+      }
+      for (int i = 0; i < 4; ++i) {
+        const __m512i scale = q6_k_scale(part, k + 4 * i);
+        for (int t = 0; t < T; ++t) {
+          total[t] = _mm512_add_epi32(total[t], _mm512_mullo_epi32(sums[t][i], scale));
+        }
+      }
+    }
+    const __m512 d = load_scales(part + kQ6_KStripD);
+    for (int t = 0; t < T; ++t) {
+      __m512i offset = _mm512_setzero_si512();
+      for (int q = 0; q < 8; ++q) {
+        offset = _mm512_dpwssd_epi32(offset, q6_k_scale_pairs(part, q),
+                                     broadcast_word(a[t]->bsums + 2 * q));
+      }
+      const __m512i sum = _mm512_sub_epi32(total[t], _mm512_slli_epi32(offset, 5));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum),
+                               _mm512_mul_ps(d, _mm512_set1_ps(a[t]->d)), acc[t]);
+    }
+  }
+  store_rows(acc, T, out);
+}
+
+// Calls the instantiation for the token count.
+template <void (*K1)(const std::byte*, int64_t, const StripActivations&, float*),
+          void (*K2)(const std::byte*, int64_t, const StripActivations&, float*),
+          void (*K4)(const std::byte*, int64_t, const StripActivations&, float*),
+          void (*K8)(const std::byte*, int64_t, const StripActivations&, float*)>
+void by_tokens(const std::byte* strip, int64_t cols, const StripActivations& acts, int tokens,
+               float* out) {
+  // Counts other than 1, 2, 4 and 8 run as the next smaller instantiations in turn.
+  StripActivations rest = acts;
+  int done = 0;
+  while (done < tokens) {
+    const int left = tokens - done;
+    for (int t = 0; t < kMaxStripTokens && done + t < tokens; ++t) {
+      rest.rows[t] = acts.rows[done + t];
+      rest.block_scales[t] = acts.block_scales[done + t];
+      rest.block_sums[t] = acts.block_sums[done + t];
+    }
+    int step;
+    if (left >= 8 && K8 != nullptr) {
+      K8(strip, cols, rest, out + 16 * done), step = 8;
+    } else if (left >= 4) {
+      K4(strip, cols, rest, out + 16 * done), step = 4;
+    } else if (left >= 2) {
+      K2(strip, cols, rest, out + 16 * done), step = 2;
+    } else {
+      K1(strip, cols, rest, out + 16 * done), step = 1;
+    }
+    done += step;
+  }
+}
+
+}  // namespace
+
+StripKernel avx512_strip_kernel(TensorType type) {
+  switch (type) {
+    case TensorType::Q4_0:
+      return {by_tokens<strip_q4_0<1>, strip_q4_0<2>, strip_q4_0<4>, strip_q4_0<8>>, 8};
+    case TensorType::Q8_0:
+      return {by_tokens<strip_q8_0<1>, strip_q8_0<2>, strip_q8_0<4>, strip_q8_0<8>>, 8};
+    case TensorType::Q4_K:
+      return {by_tokens<strip_q4_k<1>, strip_q4_k<2>, strip_q4_k<4>, strip_q4_k<8>>, 8};
+    case TensorType::Q6_K:
+      return {by_tokens<strip_q6_k<1>, strip_q6_k<2>, strip_q6_k<4>, nullptr>, 4};
+    default:
+      return {};
+  }
+}
+
+}  // namespace utter::inference::kernels
