@@ -2,9 +2,13 @@
 
 #include <imgui.h>
 
+#include <algorithm>
+#include <cmath>
 #include <span>
 #include <string>
 #include <system_error>
+
+#include "app/extra_glyphs.h"
 
 namespace utter::app {
 namespace {
@@ -31,7 +35,8 @@ bool exists(const char* path) {
 
 // ImGui bakes glyphs into one texture up front, so the ranges are chosen: the scripts of the
 // text font, the common CJK ideographs and kana, and the Hangul letters and syllables.
-// NOTE: Debian's ImGui uses 16-bit characters, so emoji above U+FFFF draw as U+FFFD.
+// Characters above U+FFFF cannot be in the atlas, because Debian's ImGui uses 16-bit
+// characters; ExtraGlyphs draws them in the text view.
 const ImWchar* text_ranges() {
   static ImVector<ImWchar> ranges;
   if (ranges.empty()) {
@@ -44,7 +49,6 @@ const ImWchar* text_ranges() {
         0x20A0, 0x20CF,  // currency symbols
         0x2100, 0x22FF,  // letterlike symbols, arrows, mathematical operators
         0x2500, 0x27BF,  // box drawing, shapes, miscellaneous symbols, dingbats
-        0xFFFD, 0xFFFD,  // the replacement character, drawn for characters above U+FFFF
         0,
     };
     builder.AddRanges(ImGui::GetIO().Fonts->GetGlyphRangesDefault());
@@ -64,6 +68,34 @@ const ImWchar* cjk_ranges() {
     builder.BuildRanges(&ranges);
   }
   return ranges.Data;
+}
+
+// Makes U+FFFD, which ImGui draws for every character above U+FFFF and every character the
+// atlas lacks, a glyph one ExtraGlyphs cell wide. The text view draws those characters
+// itself in that cell. Other widgets show the glyph's picture: a box, the usual sign of a
+// missing glyph. Call before the atlas is built; returns the custom rectangle's index.
+int add_missing_glyph_box(ImFont* font, float size_pixels, float cell_advance) {
+  const int width = std::max(3, static_cast<int>(cell_advance * 0.7f));
+  const int height = std::max(5, static_cast<int>(size_pixels * 0.65f));
+  const ImVec2 offset(std::round((cell_advance - static_cast<float>(width)) * 0.5f), std::round(size_pixels * 0.22f));
+  return ImGui::GetIO().Fonts->AddCustomRectFontGlyph(font, 0xFFFD, width, height, cell_advance, offset);
+}
+
+// Draws the box outline into the built atlas's custom rectangle.
+void draw_missing_glyph_box(int rect_index, float size_pixels) {
+  ImFontAtlas* atlas = ImGui::GetIO().Fonts;
+  unsigned char* pixels = nullptr;
+  int atlas_width = 0;
+  int atlas_height = 0;
+  atlas->GetTexDataAsAlpha8(&pixels, &atlas_width, &atlas_height);
+  const ImFontAtlasCustomRect* rect = atlas->GetCustomRectByIndex(rect_index);
+  const int line = std::max(1, static_cast<int>(std::round(size_pixels / 17.0f)));
+  for (int y = 0; y < rect->Height; ++y) {
+    for (int x = 0; x < rect->Width; ++x) {
+      const bool edge = x < line || y < line || x >= rect->Width - line || y >= rect->Height - line;
+      pixels[(rect->Y + y) * atlas_width + rect->X + x] = edge ? 255 : 0;
+    }
+  }
 }
 
 const ImWchar kHangulRanges[] = {0x3130, 0x318F, 0xAC00, 0xD7A3, 0};  // letters and syllables
@@ -118,6 +150,19 @@ FontSetup load_editor_fonts(float size_pixels) {
   } else if (hangul != cjk) {
     setup.loaded.emplace_back(hangul);
   }
+
+  const std::filesystem::path symbols = extra_glyphs().load(size_pixels);
+  if (symbols.empty()) {
+    setup.warnings.push_back("No emoji font found (install fonts-symbola); emoji show as boxes.");
+  } else {
+    setup.loaded.push_back(symbols);
+  }
+  const int box = add_missing_glyph_box(text_font, size_pixels, extra_glyphs().cell_advance());
+  if (!atlas->Build()) {
+    setup.warnings.push_back("The font atlas could not be built; text may not show.");
+    return setup;
+  }
+  draw_missing_glyph_box(box, size_pixels);
   return setup;
 }
 

@@ -1,5 +1,6 @@
 // The editor's fonts: a Latin, Greek and Cyrillic text font with a CJK fallback merged in,
-// both found at run time among the fonts installed by Debian packages.
+// both found at run time among the fonts installed by Debian packages. Characters above
+// U+FFFF, such as emoji, are drawn by ExtraGlyphs.
 #pragma once
 
 #include <filesystem>

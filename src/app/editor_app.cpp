@@ -17,7 +17,9 @@
 #include <vector>
 
 #include "app/app_fonts.h"
+#include "app/app_log.h"
 #include "app/editor_window.h"
+#include "app/extra_glyphs.h"
 #include "app/screenshot.h"
 
 namespace utter::app {
@@ -58,7 +60,12 @@ void feed_queued_input(GLFWwindow* window) {
   bool pressed = false;
   while (!g_input_queue.empty()) {
     const InputEvent event = g_input_queue.front();
-    if (event.is_character) {
+    if (event.is_character && event.character > 0xFFFF) {
+      // ImWchar has 16 bits here, so the text view receives the character as a surrogate pair.
+      const unsigned int offset = event.character - 0x10000;
+      ImGui::GetIO().InputQueueCharacters.push_back(static_cast<ImWchar>(0xD800 + (offset >> 10)));
+      ImGui::GetIO().InputQueueCharacters.push_back(static_cast<ImWchar>(0xDC00 + (offset & 0x3FF)));
+    } else if (event.is_character) {
       ImGui_ImplGlfw_CharCallback(window, event.character);
     } else {
       if (event.action == GLFW_RELEASE && pressed) return;  // the next frame releases it
@@ -70,7 +77,7 @@ void feed_queued_input(GLFWwindow* window) {
 }
 
 void report_glfw_error(int code, const char* description) {
-  std::fprintf(stderr, "utter: GLFW error %d: %s\n", code, description);
+  std::fprintf(app_log(), "utter: GLFW error %d: %s\n", code, description);
 }
 
 void apply_style(float scale) {
@@ -114,9 +121,10 @@ void add_app_options(CLI::App& app, AppOptions& options) {
 int run_editor_app() { return run_editor_app(AppOptions{}); }
 
 int run_editor_app(const AppOptions& options) {
+  app_log();  // takes its copy of stderr before any thread starts
   glfwSetErrorCallback(report_glfw_error);
   if (glfwInit() == GLFW_FALSE) {
-    std::fputs("utter: error: failed to start GLFW; check that DISPLAY names a running X server\n", stderr);
+    std::fputs("utter: error: failed to start GLFW; check that DISPLAY names a running X server\n", app_log());
     return 1;
   }
   glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
@@ -133,7 +141,7 @@ int run_editor_app(const AppOptions& options) {
   const int height = static_cast<int>(static_cast<float>(options.height) * scale);
   GLFWwindow* window = glfwCreateWindow(width, height, "utter", nullptr, nullptr);
   if (window == nullptr) {
-    std::fputs("utter: error: failed to create an OpenGL 3.0 window; check the graphics driver (Mesa)\n", stderr);
+    std::fputs("utter: error: failed to create an OpenGL 3.0 window; check the graphics driver (Mesa)\n", app_log());
     glfwTerminate();
     return 1;
   }
@@ -195,9 +203,9 @@ int run_editor_app(const AppOptions& options) {
         const std::string path = options.screenshot.empty() ? "utter-screenshot.png" : options.screenshot;
         try {
           write_framebuffer_png(path, framebuffer_width, framebuffer_height);
-          std::fprintf(stderr, "utter: wrote the screenshot %s\n", path.c_str());
+          std::fprintf(app_log(), "utter: wrote the screenshot %s\n", path.c_str());
         } catch (const std::exception& error) {
-          std::fprintf(stderr, "utter: error: %s\n", error.what());
+          std::fprintf(app_log(), "utter: error: %s\n", error.what());
           exit_status = 1;
         }
         if (options.quit_after_screenshot) break;
@@ -222,12 +230,12 @@ int run_editor_app(const AppOptions& options) {
         glfwSetWindowTitle(window, title.c_str());
       }
     }
-    std::fprintf(stderr, "utter: frame time %s\n", editor.frame_stats().summary().c_str());
+    std::fprintf(app_log(), "utter: frame time %s\n", editor.frame_stats().summary().c_str());
     if (!options.frame_stats.empty()) {
       std::FILE* file = std::fopen(options.frame_stats.c_str(), "w");
       const std::string json = editor.frame_stats().to_json();
       if (file == nullptr || std::fwrite(json.data(), 1, json.size(), file) != json.size()) {
-        std::fprintf(stderr, "utter: error: failed to write the frame statistics to %s: %s\n",
+        std::fprintf(app_log(), "utter: error: failed to write the frame statistics to %s: %s\n",
                      options.frame_stats.c_str(), std::strerror(errno));
         exit_status = 1;
       }
@@ -235,6 +243,7 @@ int run_editor_app(const AppOptions& options) {
     }
   }
 
+  extra_glyphs().release();
   ImGui_ImplOpenGL3_Shutdown();
   ImGui_ImplGlfw_Shutdown();
   ImGui::DestroyContext();

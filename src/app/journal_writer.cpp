@@ -5,6 +5,7 @@
 #include <exception>
 #include <utility>
 
+#include "app/app_log.h"
 #include "utter/editor/document_file.h"
 
 namespace utter::app {
@@ -74,7 +75,7 @@ void JournalWriter::run() {
     lock.unlock();
     perform(last);
     lock.lock();
-    if (failed_) std::fprintf(stderr, "utter: error: %s\n", error_.c_str());
+    if (failed_) std::fprintf(app_log(), "utter: error: %s\n", error_.c_str());
   }
   idle_.notify_all();
 }

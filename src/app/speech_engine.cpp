@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "app/app_log.h"
 #include "common/file_transcriber.h"
 #include "common/model_files.h"
 #include "common/model_rewriter.h"
@@ -48,7 +49,7 @@ constexpr int kInferenceNice = 10;
 // pools that the model load creates. Raising the nice value needs no privilege.
 void lower_inference_priority() {
   if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kInferenceNice) != 0) {
-    std::fprintf(stderr, "utter: warning: failed to lower the priority of an inference thread: %s\n",
+    std::fprintf(app_log(), "utter: warning: failed to lower the priority of an inference thread: %s\n",
                  std::strerror(errno));
   }
 }

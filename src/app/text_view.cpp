@@ -10,7 +10,9 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "app/extra_glyphs.h"
 #include "utter/editor/text_boundaries.h"
+#include "utter/editor/utf8.h"
 
 namespace utter::app {
 namespace {
@@ -35,6 +37,44 @@ std::string encode_utf8(unsigned int code_point) {
 }
 
 bool pressed(int glfw_key) { return ImGui::IsKeyPressed(glfw_key, /*repeat=*/true); }
+
+bool is_high_surrogate(ImWchar c) { return c >= 0xD800 && c <= 0xDBFF; }
+bool is_low_surrogate(ImWchar c) { return c >= 0xDC00 && c <= 0xDFFF; }
+
+// Draws text like ImDrawList::AddText, except that characters the atlas cannot show come from
+// ExtraGlyphs. ImGui measures each of them as one U+FFFD cell, so they are drawn in that cell.
+void draw_text(ImDrawList* draw_list, ImFont* font, float font_size, ImVec2 position, ImU32 color,
+               std::string_view text) {
+  const float scale = font_size / font->FontSize;
+  const float baseline = font->Ascent * scale;
+  std::size_t plain_start = 0;
+  float plain_x = position.x;
+  float x = position.x;
+  std::size_t offset = 0;
+  while (offset < text.size()) {
+    std::size_t length = 1;
+    const char32_t code_point = static_cast<unsigned char>(text[offset]) < 0x80
+                                    ? static_cast<char32_t>(text[offset])
+                                    : editor::decode_utf8(text, offset, &length);
+    const ImWchar measured = static_cast<ImWchar>(code_point > 0xFFFF ? 0xFFFD : code_point);
+    const float advance = font->GetCharAdvance(measured) * scale;
+    if (code_point >= 0x80 && drawn_as_extra_glyph(font, code_point)) {
+      if (offset > plain_start) {
+        draw_list->AddText(font, font_size, ImVec2(plain_x, position.y), color, text.data() + plain_start,
+                           text.data() + offset);
+      }
+      extra_glyphs().draw(draw_list, code_point, x, position.y, baseline, color);
+      plain_start = offset + length;
+      plain_x = x + advance;
+    }
+    x += advance;
+    offset += length;
+  }
+  if (plain_start < text.size()) {
+    draw_list->AddText(font, font_size, ImVec2(plain_x, position.y), color, text.data() + plain_start,
+                       text.data() + text.size());
+  }
+}
 
 }  // namespace
 
@@ -95,12 +135,13 @@ std::size_t TextView::offset_at_x(const std::string& shown, const VisualLine& li
   float left = 0.0f;
   std::size_t offset = line.start;
   while (offset < line.end) {
-    unsigned int code_point = 0;
-    const int length = ImTextCharFromUtf8(&code_point, shown.data() + offset, shown.data() + line.end);
-    const float advance = font->GetCharAdvance(static_cast<ImWchar>(code_point)) * scale;
+    std::size_t length = 1;
+    const char32_t code_point = editor::decode_utf8(shown, offset, &length);
+    // ImGui measures a character above U+FFFF as U+FFFD.
+    const float advance = font->GetCharAdvance(static_cast<ImWchar>(code_point > 0xFFFF ? 0xFFFD : code_point)) * scale;
     if (x < left + advance * 0.5f) break;
     left += advance;
-    offset += static_cast<std::size_t>(std::max(length, 1));
+    offset += std::max<std::size_t>(length, 1);
   }
   // A caret after trailing wrap spaces would sit on the next line; keep it on this one.
   const bool soft_wrap = &line != &lines_.back() && (&line + 1)->start == line.end;
@@ -230,9 +271,20 @@ void TextView::handle_keyboard(Document& document, bool read_only, const std::st
     }
     // Characters: ctrl and alt combinations are shortcuts, not text.
     if (!ctrl && !io.KeyAlt) {
+      // The main loop queues a character above U+FFFF as a UTF-16 surrogate pair, because
+      // ImWchar has 16 bits. A pair is joined again here, and a lone surrogate is dropped.
       std::string typed;
-      for (const ImWchar c : io.InputQueueCharacters) {
-        if (c >= 0x20 && c != 0x7F) typed += encode_utf8(c);
+      const ImVector<ImWchar>& queue = io.InputQueueCharacters;
+      for (int i = 0; i < queue.Size; ++i) {
+        const ImWchar c = queue[i];
+        if (is_high_surrogate(c) && i + 1 < queue.Size && is_low_surrogate(queue[i + 1])) {
+          const char32_t code_point = 0x10000 + ((static_cast<char32_t>(c) - 0xD800) << 10) +
+                                      (static_cast<char32_t>(queue[i + 1]) - 0xDC00);
+          editor::append_utf8(typed, code_point);
+          ++i;
+        } else if (c >= 0x20 && c != 0x7F && !is_high_surrogate(c) && !is_low_surrogate(c)) {
+          typed += encode_utf8(c);
+        }
       }
       if (!typed.empty()) document.type_text(typed);
     }
@@ -354,8 +406,9 @@ void TextView::draw(Document& document, const PendingText& pending, bool read_on
     for (const std::size_t run_end : cuts) {
       if (run_end <= run_start) continue;
       const bool is_pending = run_start >= pending_at_ && run_end <= pending_end && pending_length_ > 0;
-      draw_list->AddText(font, font_size, ImVec2(line_origin.x + x, line_origin.y + (line_height - font_size) * 0.5f),
-                         is_pending ? pending_color : text_color, shown.data() + run_start, shown.data() + run_end);
+      draw_text(draw_list, font, font_size, ImVec2(line_origin.x + x, line_origin.y + (line_height - font_size) * 0.5f),
+                is_pending ? pending_color : text_color,
+                std::string_view(shown).substr(run_start, run_end - run_start));
       x += font->CalcTextSizeA(font_size, FLT_MAX, 0.0f, shown.data() + run_start, shown.data() + run_end).x;
       run_start = run_end;
     }
