@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <numeric>
 
+#include "app/app_log.h"
 #include "utter/audio/capture.h"
 #include "utter/audio/level_meter.h"
 
@@ -234,10 +235,10 @@ bool EditorWindow::save_document(const std::filesystem::path& path) {
     saved_revision_ = document_.revision();
     autosaver_->mark_saved();
     set_status("Saved " + path.string());
-    std::fprintf(stderr, "utter: saved %s\n", path.c_str());
+    std::fprintf(app_log(), "utter: saved %s\n", path.c_str());
     return true;
   } catch (const std::exception& failure) {
-    std::fprintf(stderr, "utter: error: %s\n", failure.what());
+    std::fprintf(app_log(), "utter: error: %s\n", failure.what());
     set_status(failure.what());
     return false;
   }
@@ -283,14 +284,14 @@ void EditorWindow::handle_engine_events() {
   for (const EngineEvent& event : engine_.take_events()) {
     switch (event.kind) {
       case EngineEvent::Kind::kModelLoaded:
-        std::fprintf(stderr, "utter: %s\n", event.text.c_str());
+        std::fprintf(app_log(), "utter: %s\n", event.text.c_str());
         model_missing_ = false;
         model_message_ = event.text;
         set_status(event.text);
         break;
       case EngineEvent::Kind::kModelMissing:
       case EngineEvent::Kind::kModelFailed:
-        std::fprintf(stderr, "utter: no model: %s\n", event.text.c_str());
+        std::fprintf(app_log(), "utter: no model: %s\n", event.text.c_str());
         model_missing_ = true;
         model_message_ = event.text;
         break;
@@ -334,11 +335,13 @@ void EditorWindow::handle_engine_events() {
         set_status(event.cancelled ? "Transcription stopped; the text so far was inserted."
                    : engine_.model_ready() ? fmt::format("Transcribed {:.0f} s of audio.", event.total)
                                            : event.text);
+        std::fprintf(app_log(), "utter: audio file %s: %zu bytes of transcript inserted\n",
+                     event.cancelled ? "transcription stopped" : "transcribed", event.text.size());
         if (autosaver_) autosaver_->flush();
         break;
       }
       case EngineEvent::Kind::kNotice:
-        std::fprintf(stderr, "utter: %s\n", event.text.c_str());
+        std::fprintf(app_log(), "utter: %s\n", event.text.c_str());
         set_status(event.text);
         break;
     }
@@ -346,7 +349,7 @@ void EditorWindow::handle_engine_events() {
 }
 
 void EditorWindow::handle_utterance(const EngineEvent& event) {
-  std::fprintf(stderr, "utter: utterance of %.2f s audio (%s mode): %zu bytes of transcript\n", event.audio_seconds,
+  std::fprintf(app_log(), "utter: utterance of %.2f s audio (%s mode): %zu bytes of transcript\n", event.audio_seconds,
                event.mode == editor::UtteranceMode::kCommand ? "command" : "dictation", event.text.size());
   pending_transcript_.clear();
   pending_instruction_.clear();
@@ -413,6 +416,16 @@ void EditorWindow::update_push_to_talk(bool button_held) {
   push_to_talk_held_ = held;
 }
 
+void EditorWindow::open_audio_dialog() {
+  if (!engine_.model_ready()) {
+    set_status("No model is loaded, so audio files cannot be transcribed.");
+  } else if (engine_.file_busy()) {
+    set_status("An audio file is being transcribed already; Esc stops it.");
+  } else {
+    audio_dialog_.open("Transcribe audio file", {}, /*for_saving=*/false);
+  }
+}
+
 void EditorWindow::handle_shortcuts() {
   auto pressed = [](int key) { return ImGui::IsKeyPressed(key, /*repeat=*/false); };
   if (pressed(GLFW_KEY_F12)) screenshot_requested_ = true;  // dialogs included
@@ -423,6 +436,8 @@ void EditorWindow::handle_shortcuts() {
     if (pressed(GLFW_KEY_ESCAPE)) reject_rewrite();
   } else if (pressed(GLFW_KEY_ESCAPE) && engine_.listen_state() != ListenState::kIdle) {
     engine_.cancel_utterance();
+  } else if (pressed(GLFW_KEY_ESCAPE) && engine_.file_busy()) {
+    engine_.cancel_file();
   }
   if (!io.KeyCtrl) return;
   if (pressed(GLFW_KEY_N)) run_or_confirm(PendingAction::kNew);
@@ -435,6 +450,7 @@ void EditorWindow::handle_shortcuts() {
     }
   }
   if (pressed(GLFW_KEY_Q)) request_quit();
+  if (pressed(GLFW_KEY_T)) open_audio_dialog();
   if (!preview_.active) {
     if (pressed(GLFW_KEY_Z) && !io.KeyShift) document_.undo();
     if (pressed(GLFW_KEY_Y) || (pressed(GLFW_KEY_Z) && io.KeyShift)) document_.redo();
@@ -448,7 +464,7 @@ void EditorWindow::draw_frame() {
   if (autosaver_) {
     const std::string failure = journal_writer_.take_error();
     if (!failure.empty()) {
-      std::fprintf(stderr, "utter: error: %s\n", failure.c_str());
+      std::fprintf(app_log(), "utter: error: %s\n", failure.c_str());
       set_status(failure);
       autosaver_->retry_later();
     }
@@ -499,8 +515,8 @@ void EditorWindow::draw_menu_bar() {
     if (ImGui::MenuItem("Save", "Ctrl+S")) save_or_ask();
     if (ImGui::MenuItem("Save as...", "Ctrl+Shift+S")) save_dialog_.open("Save as", document_path_, true);
     ImGui::Separator();
-    if (ImGui::MenuItem("Transcribe audio file...", nullptr, false, engine_.model_ready() && !engine_.file_busy())) {
-      audio_dialog_.open("Transcribe audio file", {}, /*for_saving=*/false);
+    if (ImGui::MenuItem("Transcribe audio file...", "Ctrl+T", false, engine_.model_ready() && !engine_.file_busy())) {
+      open_audio_dialog();
     }
     ImGui::Separator();
     if (ImGui::MenuItem("Quit", "Ctrl+Q")) request_quit();
@@ -571,7 +587,7 @@ void EditorWindow::draw_toolbar(bool& button_held) {
     ImGui::ProgressBar(fraction, ImVec2(ImGui::GetFontSize() * 12, 0),
                        fmt::format("{:.0f} / {:.0f} s", file_progress_, file_total_).c_str());
     ImGui::SameLine();
-    if (ImGui::Button("Cancel")) engine_.cancel_file();
+    if (ImGui::Button("Cancel (Esc)")) engine_.cancel_file();
   } else {
     const std::string input = engine_.input_name();
     ImGui::TextDisabled("Input: %s", input.empty() ? "none" : input.c_str());
@@ -692,7 +708,7 @@ void EditorWindow::draw_recovery_dialog() {
     journal_writer_.discard(old_journal);
     autosaver_->retry_later();
     autosaver_->flush();
-    std::fprintf(stderr, "utter: restored %zu bytes from %s\n", document_.size(), old_journal.c_str());
+    std::fprintf(app_log(), "utter: restored %zu bytes from %s\n", document_.size(), old_journal.c_str());
     recoverable_.erase(recoverable_.begin());
     ImGui::CloseCurrentPopup();
   }

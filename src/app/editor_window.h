@@ -82,6 +82,7 @@ class EditorWindow {
   void handle_engine_events();
   void handle_utterance(const EngineEvent& event);
   void handle_shortcuts();
+  void open_audio_dialog();
   void update_push_to_talk(bool button_held);
   void accept_rewrite();
   void reject_rewrite();

@@ -77,6 +77,8 @@ std::optional<std::filesystem::path> FileDialog::draw() {
     }
     ImGui::EndChild();
     ImGui::SetNextItemWidth(-ImGui::CalcTextSize("Cancel  Choose  ").x - ImGui::GetStyle().ItemSpacing.x * 2);
+    // The path field takes the keyboard at once, so a path can be typed and Enter pressed.
+    if (ImGui::IsWindowAppearing()) ImGui::SetKeyboardFocusHere();
     const bool entered = ImGui::InputText("##path", &path_text_, ImGuiInputTextFlags_EnterReturnsTrue);
     ImGui::SameLine();
     if (ImGui::Button("Choose") || entered) {

@@ -19,6 +19,9 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include <sndfile.h>
 
 #define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_STATIC
@@ -52,6 +55,30 @@ bool wait_for(const std::function<bool()>& condition, std::chrono::seconds timeo
     std::this_thread::sleep_for(100ms);
   }
   return condition();
+}
+
+// Writes the 16 kHz mono WAV file source repeated `copies` times to target.
+void write_repeated_wav(const fs::path& source, const fs::path& target, int copies) {
+  SF_INFO info{};
+  SNDFILE* in = sf_open(source.c_str(), SFM_READ, &info);
+  ASSERT_NE(in, nullptr) << "cannot read " << source << ": " << sf_strerror(nullptr);
+  std::vector<float> samples(static_cast<std::size_t>(info.frames * info.channels));
+  ASSERT_EQ(sf_readf_float(in, samples.data(), info.frames), info.frames);
+  sf_close(in);
+  SF_INFO out_info{};
+  out_info.samplerate = info.samplerate;
+  out_info.channels = info.channels;
+  out_info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+  SNDFILE* out = sf_open(target.c_str(), SFM_WRITE, &out_info);
+  ASSERT_NE(out, nullptr) << "cannot write " << target << ": " << sf_strerror(nullptr);
+  for (int i = 0; i < copies; ++i) ASSERT_EQ(sf_writef_float(out, samples.data(), info.frames), info.frames);
+  sf_close(out);
+}
+
+// Removes one trailing line break, as text-file output ends with one.
+std::string without_final_newline(std::string text) {
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
 }
 
 // Starts a program in the background with its output in log; returns its process id.
@@ -119,6 +146,28 @@ class AppUnderXvfb : public ::testing::Test {
            " XDG_CONFIG_HOME=" + quote((dir_ / "config").string()) +
            " UTTER_JOURNAL_DIR=" + quote((dir_ / "journal").string()) + " UTTER_MODELS_DIR=" +
            quote((dir_ / "models").string()) + " ";
+  }
+
+  std::string model_arguments() const {
+    return " -m " + quote(testdata_path("reference/tiny-f32.gguf")) + " --mmproj " +
+           quote(testdata_path("reference/tiny-mmproj-f32.gguf"));
+  }
+
+  // Starts the editor with extra arguments, its output in log, and waits until the window
+  // titled title has the keyboard.
+  void start_app(const std::string& arguments, const fs::path& log, const std::string& title) {
+    app_ = spawn(environment() + quote(UTTER_BINARY) + " " + arguments, log);
+    ASSERT_EQ(xdotool("search --sync --name " + quote(title) + " windowfocus --sync"), 0) << read_file(log);
+  }
+
+  // Ctrl+Q, then waits for a clean exit.
+  void quit_app(const fs::path& log) {
+    ASSERT_EQ(xdotool("key ctrl+q"), 0);
+    int status = 0;
+    ASSERT_TRUE(wait_exit(app_, 30s, &status)) << "the editor did not quit after Ctrl+Q; log:\n" << read_file(log);
+    app_ = -1;
+    ASSERT_TRUE(WIFEXITED(status)) << read_file(log);
+    EXPECT_EQ(WEXITSTATUS(status), 0) << read_file(log);
   }
 
   fs::path dir_;
@@ -235,6 +284,130 @@ TEST_F(AppUnderXvfb, NoModelStillEdits) {
   int status = 0;
   ASSERT_TRUE(wait_exit(app_, 30s, &status)) << read_file(log);
   app_ = -1;
+}
+
+TEST_F(AppUnderXvfb, JournalRestoresAfterKill) {
+  const fs::path document = dir_ / "draft.txt";
+  const fs::path log = dir_ / "app.log";
+  const std::string arguments = "--open " + quote(document.string()) + " -m " + quote((dir_ / "missing.gguf").string());
+  start_app(arguments, log, "draft.txt - utter");
+  ASSERT_EQ(xdotool("type --delay 40 'unsaved words'"), 0);
+
+  // The journal is written at most every 3 s while the text changes, so the whole text is in it
+  // within a few seconds of the last keystroke.
+  const fs::path journal_dir = dir_ / "journal";
+  auto journal_has_text = [&] {
+    std::error_code error;
+    if (!fs::is_directory(journal_dir, error)) return false;
+    for (const auto& entry : fs::directory_iterator(journal_dir, error)) {
+      if (read_file(entry.path()).find("unsaved words") != std::string::npos) return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(wait_for(journal_has_text, 20s)) << "no journal with the typed text; log:\n" << read_file(log);
+  kill(-app_, SIGKILL);
+  int status = 0;
+  waitpid(app_, &status, 0);
+  app_ = -1;
+  ASSERT_FALSE(fs::exists(document)) << "the document was saved, so nothing is left to restore";
+
+  // A new session on the same file offers the journal; Enter restores it.
+  const fs::path second_log = dir_ / "app-after-kill.log";
+  start_app(arguments, second_log, "draft.txt - utter");
+  ASSERT_TRUE(wait_for([&] { return read_file(second_log).find("no model:") != std::string::npos; }, 60s));
+  ASSERT_EQ(xdotool("key Return"), 0);
+  ASSERT_TRUE(wait_for([&] { return read_file(second_log).find("utter: restored 13 bytes") != std::string::npos; }, 20s))
+      << "the journal was not offered or not restored; log:\n" << read_file(second_log);
+  ASSERT_EQ(xdotool("key ctrl+s"), 0);
+  ASSERT_TRUE(wait_for([&] { return read_file(document) == "unsaved words"; }, 30s))
+      << "saved: '" << read_file(document) << "'; log:\n" << read_file(second_log);
+  quit_app(second_log);
+  // Saved and closed cleanly, so no journal is left.
+  EXPECT_FALSE(journal_has_text());
+}
+
+TEST_F(AppUnderXvfb, TranscribeAudioFileIntoDocument) {
+  // The command line transcribes the same file with the same model and prompts, so its text
+  // is what the editor must insert.
+  const fs::path cli_output = dir_ / "cli.txt";
+  const std::string cli = quote(UTTER_BINARY) + " transcribe " + quote(testdata_path("audio/jfk.wav")) +
+                          model_arguments() + " -o " + quote(cli_output.string()) + " 2> " +
+                          quote((dir_ / "cli.log").string());
+  ASSERT_EQ(std::system(cli.c_str()), 0) << read_file(dir_ / "cli.log");
+  const std::string expected = without_final_newline(read_file(cli_output));
+  ASSERT_FALSE(expected.empty());
+
+  const fs::path document = dir_ / "from-audio.txt";
+  const fs::path log = dir_ / "app.log";
+  start_app("--open " + quote(document.string()) + model_arguments(), log, "from-audio.txt - utter");
+  ASSERT_TRUE(wait_for([&] { return read_file(log).find("Model loaded") != std::string::npos; }, 120s)) << read_file(log);
+  ASSERT_EQ(xdotool("key ctrl+t"), 0);
+  std::this_thread::sleep_for(500ms);
+  ASSERT_EQ(xdotool("key ctrl+a"), 0);
+  ASSERT_EQ(xdotool("type --delay 10 " + quote(testdata_path("audio/jfk.wav"))), 0);
+  ASSERT_EQ(xdotool("key Return"), 0);
+  ASSERT_TRUE(wait_for([&] { return read_file(log).find("audio file transcribed") != std::string::npos; }, 120s))
+      << "the file was not transcribed; log:\n" << read_file(log);
+  ASSERT_EQ(xdotool("key ctrl+s"), 0);
+  ASSERT_TRUE(wait_for([&] { return fs::exists(document); }, 30s)) << read_file(log);
+  EXPECT_EQ(read_file(document), expected);
+  quit_app(log);
+}
+
+TEST_F(AppUnderXvfb, CancelAudioFileKeepsTextSoFar) {
+  // Six copies of the recording make a file of several 30 s pieces, so Esc lands mid-file.
+  const fs::path long_audio = dir_ / "long.wav";
+  write_repeated_wav(testdata_path("audio/jfk.wav"), long_audio, 6);
+  const fs::path document = dir_ / "cancelled.txt";
+  const fs::path log = dir_ / "app.log";
+  start_app("--open " + quote(document.string()) + model_arguments(), log, "cancelled.txt - utter");
+  ASSERT_TRUE(wait_for([&] { return read_file(log).find("Model loaded") != std::string::npos; }, 120s)) << read_file(log);
+  ASSERT_EQ(xdotool("key ctrl+t"), 0);
+  std::this_thread::sleep_for(500ms);
+  ASSERT_EQ(xdotool("key ctrl+a"), 0);
+  ASSERT_EQ(xdotool("type --delay 10 " + quote(long_audio.string())), 0);
+  ASSERT_EQ(xdotool("key Return"), 0);
+  std::this_thread::sleep_for(1500ms);
+  const auto cancelled_at = std::chrono::steady_clock::now();
+  ASSERT_EQ(xdotool("key Escape"), 0);
+
+  std::smatch match;
+  const std::regex stopped_line(R"(audio file transcription stopped: ([0-9]+) bytes)");
+  ASSERT_TRUE(wait_for([&] {
+    const std::string text = read_file(log);
+    return std::regex_search(text, match, stopped_line);
+  }, 60s)) << "Esc did not stop the transcription; log:\n" << read_file(log);
+  // The worker stops at the next piece of text, well before the 66 s file is done.
+  EXPECT_LT(std::chrono::steady_clock::now() - cancelled_at, 20s);
+  EXPECT_EQ(read_file(log).find("audio file transcribed"), std::string::npos);
+  const std::string text = read_file(log);
+  std::regex_search(text, match, stopped_line);
+  const std::size_t inserted = std::stoul(match[1].str());
+
+  ASSERT_EQ(xdotool("key ctrl+s"), 0);
+  ASSERT_TRUE(wait_for([&] { return fs::exists(document); }, 30s)) << read_file(log);
+  EXPECT_EQ(read_file(document).size(), inserted) << "the text decoded before Esc is not in the document";
+  quit_app(log);
+}
+
+TEST_F(AppUnderXvfb, EmojiTypedAndMovedAsOneCharacter) {
+  const fs::path document = dir_ / "emoji.txt";
+  const fs::path log = dir_ / "app.log";
+  start_app("--open " + quote(document.string()) + " -m " + quote((dir_ / "missing.gguf").string()), log,
+            "emoji.txt - utter");
+  // U+1F389 PARTY POPPER is above U+FFFF, so it cannot pass through ImGui's 16-bit characters.
+  ASSERT_EQ(xdotool("type --delay 80 'x\xF0\x9F\x8E\x89y'"), 0);
+  ASSERT_EQ(xdotool("key ctrl+s"), 0);
+  ASSERT_TRUE(wait_for([&] { return fs::exists(document); }, 30s)) << read_file(log);
+  EXPECT_EQ(read_file(document), "x\xF0\x9F\x8E\x89y");
+
+  // Two steps left put the caret before the emoji; one step right with Shift selects all four
+  // bytes of it, and typing replaces them.
+  ASSERT_EQ(xdotool("key --delay 80 Left Left shift+Right"), 0);
+  ASSERT_EQ(xdotool("type --delay 80 'z'"), 0);
+  ASSERT_EQ(xdotool("key ctrl+s"), 0);
+  EXPECT_TRUE(wait_for([&] { return read_file(document) == "xzy"; }, 30s)) << "saved: " << read_file(document);
+  quit_app(log);
 }
 
 }  // namespace
