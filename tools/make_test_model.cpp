@@ -95,7 +95,7 @@ bool is_block_type(TensorType type) {
 }
 
 void add_text_metadata(GgufWriter& writer, const std::string& name, const ModelShape& shape,
-                       TensorType matrix_type, TensorType embedding_type) {
+                       TensorType matrix_type, TensorType embedding_type, uint32_t file_type) {
   using namespace inference;
   writer.add_metadata("general.architecture", gguf_make_string("gemma4"));
   writer.add_metadata("general.name", gguf_make_string(name));
@@ -103,7 +103,7 @@ void add_text_metadata(GgufWriter& writer, const std::string& name, const ModelS
   if (is_block_type(matrix_type) || is_block_type(embedding_type)) {
     writer.add_metadata("general.quantization_version", gguf_make_u32(2));
   }
-  writer.add_metadata("general.file_type", gguf_make_u32(llama_file_type(matrix_type)));
+  writer.add_metadata("general.file_type", gguf_make_u32(file_type));
 
   std::vector<int32_t> kv_heads;
   std::vector<bool> sliding_pattern;
@@ -185,6 +185,7 @@ uint64_t write_tensors(GgufWriter& writer, const std::vector<TensorPlan>& plans,
 }
 
 struct WeightTypes {
+  bool q4_k_m = false;  // Q4_K matrices with llama-quantize's Q6_K choices, and a Q6_K embedding
   TensorType matrix;
   TensorType embedding;
   TensorType projector;
@@ -194,10 +195,12 @@ WeightTypes parse_weight_types(const Options& options) {
   const auto text_types = {TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0,
                            TensorType::Q4_0, TensorType::Q4_K, TensorType::Q6_K};
   WeightTypes types;
-  types.matrix = parse_type(options.type_name, "--type", text_types);
+  types.q4_k_m = options.type_name == "Q4_K_M";
+  types.matrix = types.q4_k_m ? TensorType::Q4_K : parse_type(options.type_name, "--type", text_types);
+  const TensorType default_embedding = types.q4_k_m ? TensorType::Q6_K : types.matrix;
   types.embedding =
       options.embedding_type_name.empty()
-          ? types.matrix
+          ? default_embedding
           : parse_type(options.embedding_type_name, "--embedding-type", text_types);
   types.projector = parse_type(options.mmproj_type_name, "--mmproj-type",
                                {TensorType::F32, TensorType::F16, TensorType::BF16});
@@ -207,11 +210,13 @@ WeightTypes parse_weight_types(const Options& options) {
 void write_text_model(const Options& options, const ModelShape& shape, const WeightTypes& types,
                       Vocabulary vocabulary, inference::ThreadPool& pool) {
   const auto vocab_size = static_cast<uint32_t>(vocabulary.tokens.size());
-  const auto plans =
-      plan_text_tensors(shape, vocab_size, types.matrix, types.embedding, WeightRecipe{});
+  auto plans = plan_text_tensors(shape, vocab_size, types.matrix, types.embedding, WeightRecipe{});
+  if (types.q4_k_m) apply_q4_k_m_mix(plans);
 
   GgufWriter writer(options.output);
-  add_text_metadata(writer, options.name, shape, types.matrix, types.embedding);
+  // llama.cpp's file type 15 is "mostly Q4_K_M".
+  const uint32_t file_type = types.q4_k_m ? 15 : llama_file_type(types.matrix);
+  add_text_metadata(writer, options.name, shape, types.matrix, types.embedding, file_type);
   add_tokenizer_metadata(writer, std::move(vocabulary));
   const uint64_t bytes = write_tensors(writer, plans, options, pool, options.output.string());
   fmt::print("wrote {}: {} tensors, {} tensor data bytes\n", options.output.string(),
@@ -307,7 +312,7 @@ int main(int argc, char** argv) {
       "--vocab-size", [&options](const uint32_t& value) { options.vocab_size = value; },
       "Cut the vocabulary to this many tokens (the media markers move to the last ids)");
   app.add_option("--type", options.type_name,
-                 "Matrix type: F32, F16, BF16, Q8_0, Q4_0, Q4_K or Q6_K")->capture_default_str();
+                 "Matrix type: F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q6_K, or Q4_K_M (Q4_K with some Q6_K, as llama-quantize mixes them)")->capture_default_str();
   app.add_option("--embedding-type", options.embedding_type_name,
                  "Type of token_embd.weight (default: the --type)");
   app.add_option("--mmproj-type", options.mmproj_type_name,

@@ -355,6 +355,29 @@ TEST_F(MakeTestModelTest, EveryTypeHasBlockLayoutSizes) {
   }
 }
 
+// llama-quantize wrote the reference Q4_K_M file, so its per-tensor types are the rule.
+TEST_F(MakeTestModelTest, Q4KMMixMatchesLlamaQuantize) {
+  const GgufFile reference =
+      GgufFile::open(kTestData / "reference-kquant" / "kquant-q4_k_m.gguf");
+  const fs::path model = path("model-q4_k_m.gguf");
+  const auto result =
+      make_model(fmt::format("{} --type Q4_K_M -o {}", kKquantShape, shell_quote(model.string())));
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+
+  const GgufFile ours = GgufFile::open(model);
+  EXPECT_EQ(ours.get_u32("general.file_type"), reference.get_u32("general.file_type"));
+  ASSERT_EQ(ours.tensors().size(), reference.tensors().size());
+  int q6_k_matrices = 0;
+  for (const GgufTensorInfo& tensor : ours.tensors()) {
+    const GgufTensorInfo* expected = reference.find_tensor(tensor.name);
+    ASSERT_NE(expected, nullptr) << tensor.name;
+    EXPECT_EQ(tensor.type, expected->type) << tensor.name;
+    q6_k_matrices += tensor.type == TensorType::Q6_K ? 1 : 0;
+  }
+  // The embedding, two down projections and one value projection.
+  EXPECT_EQ(q6_k_matrices, 4);
+}
+
 TEST_F(MakeTestModelTest, CutVocabularyKeepsRealIds) {
   const fs::path model = path("cut.gguf");
   const auto result = make_model(

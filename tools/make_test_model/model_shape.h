@@ -247,6 +247,29 @@ inline std::vector<TensorPlan> plan_text_tensors(const ModelShape& shape, uint32
   return plans;
 }
 
+// Applies llama-quantize's Q4_K_M mix to plans made with Q4_K matrices: the value and
+// down projections of the layers its "more bits" rule picks (the first and last eighth, and
+// every third layer between) become Q6_K. Each rule counts only the layers that have the tensor.
+inline void apply_q4_k_m_mix(std::vector<TensorPlan>& plans) {
+  auto count_of = [&](std::string_view suffix) {
+    int count = 0;
+    for (const TensorPlan& plan : plans) count += plan.name.ends_with(suffix) ? 1 : 0;
+    return count;
+  };
+  auto more_bits = [](int index, int count) {
+    return index < count / 8 || index >= 7 * count / 8 || (index - count / 8) % 3 == 2;
+  };
+  for (std::string_view suffix : {std::string_view(".attn_v.weight"), std::string_view(".ffn_down.weight")}) {
+    const int count = count_of(suffix);
+    int index = 0;
+    for (TensorPlan& plan : plans) {
+      if (!plan.name.ends_with(suffix)) continue;
+      if (more_bits(index, count)) plan.type = TensorType::Q6_K;
+      ++index;
+    }
+  }
+}
+
 // Frame size of the gemma4ua audio projector: 640 samples (40 ms at 16 kHz) per embedding.
 inline constexpr uint64_t kAudioFrameSamples = 640;
 
@@ -281,7 +304,7 @@ inline uint32_t llama_file_type(TensorType type) {
     case TensorType::F16: return 1;
     case TensorType::Q4_0: return 2;
     case TensorType::Q8_0: return 7;
-    case TensorType::Q4_K: return 14;
+    case TensorType::Q4_K: return 14;  // Q4_K_S; the Q4_K_M mix writes 15 itself
     case TensorType::Q6_K: return 18;
     case TensorType::BF16: return 32;
     default:
