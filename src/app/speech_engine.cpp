@@ -310,6 +310,7 @@ void SpeechEngine::audio_loop() {
           input_name_ = opened->device().name;
         }
         capture = std::move(opened);
+        std::fprintf(app_log(), "utter: audio input opened: %s\n", input_name().c_str());
         if (!last_capture_error.empty()) post({EngineEvent::Kind::kNotice, "The microphone is back: " + input_name()});
         last_capture_error.clear();
       } catch (const std::exception& error) {

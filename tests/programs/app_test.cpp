@@ -23,6 +23,8 @@
 
 #include <sndfile.h>
 
+#include "audio/pulse_server.h"
+
 #define STB_IMAGE_IMPLEMENTATION
 #define STB_IMAGE_STATIC
 #include <stb/stb_image.h>
@@ -154,9 +156,11 @@ class AppUnderXvfb : public ::testing::Test {
   }
 
   // Starts the editor with extra arguments, its output in log, and waits until the window
-  // titled title has the keyboard.
-  void start_app(const std::string& arguments, const fs::path& log, const std::string& title) {
-    app_ = spawn(environment() + quote(UTTER_BINARY) + " " + arguments, log);
+  // titled title has the keyboard. With with_binary false, arguments is the whole command
+  // that follows the environment.
+  void start_app(const std::string& arguments, const fs::path& log, const std::string& title,
+                 bool with_binary = true) {
+    app_ = spawn(environment() + (with_binary ? quote(UTTER_BINARY) + " " : std::string()) + arguments, log);
     ASSERT_EQ(xdotool("search --sync --name " + quote(title) + " windowfocus --sync"), 0) << read_file(log);
   }
 
@@ -407,6 +411,54 @@ TEST_F(AppUnderXvfb, EmojiTypedAndMovedAsOneCharacter) {
   ASSERT_EQ(xdotool("type --delay 80 'z'"), 0);
   ASSERT_EQ(xdotool("key ctrl+s"), 0);
   EXPECT_TRUE(wait_for([&] { return read_file(document) == "xzy"; }, 30s)) << "saved: " << read_file(document);
+  quit_app(log);
+}
+
+TEST_F(AppUnderXvfb, MicrophoneLossKeepsUtterance) {
+  // The editor records from a private PulseAudio server through PortAudio and ALSA, and the
+  // server is stopped while F9 is held and speech plays.
+  utter::audio::testing::PulseServer server;
+  ASSERT_TRUE(server.running()) << "no sound server can run here: " << server.failure();
+  const fs::path document = dir_ / "spoken.txt";
+  const fs::path log = dir_ / "app.log";
+  start_app(server.client_environment() + " " + quote(UTTER_BINARY) + " --open " + quote(document.string()) +
+                model_arguments(),
+            log, "spoken.txt - utter", /*with_binary=*/false);
+  ASSERT_TRUE(wait_for([&] {
+    const std::string text = read_file(log);
+    return text.find("Model loaded") != std::string::npos && text.find("audio input opened") != std::string::npos;
+  }, 120s)) << read_file(log);
+
+  ASSERT_EQ(xdotool("keydown F9"), 0);
+  const std::string play = server.client_environment() + " paplay --device=" +
+                           utter::audio::testing::kNullSinkName + " " + quote(testdata_path("audio/jfk.wav")) +
+                           " > /dev/null 2>&1 &";
+  ASSERT_EQ(std::system(play.c_str()), 0);
+  std::this_thread::sleep_for(3s);
+  server.stop();
+
+  std::smatch match;
+  const std::regex utterance_line(R"(utterance of ([0-9.]+) s audio \(dictation mode\): ([0-9]+) bytes)");
+  ASSERT_TRUE(wait_for([&] {
+    const std::string text = read_file(log);
+    return std::regex_search(text, match, utterance_line);
+  }, 120s)) << "the utterance was not decoded after the input was lost; log:\n" << read_file(log);
+  ASSERT_EQ(xdotool("keyup F9"), 0);
+  const std::string text = read_file(log);
+  std::regex_search(text, match, utterance_line);
+  const double audio_seconds = std::stod(match[1].str());
+  const std::size_t transcript_bytes = std::stoul(match[2].str());
+  const std::size_t notice = text.find("The microphone stopped");
+  ASSERT_NE(notice, std::string::npos) << "the loss was not reported; log:\n" << text;
+  std::cout << text.substr(notice, text.find('\n', notice) - notice) << "\n";
+  EXPECT_NE(text.find("are kept and transcribed"), std::string::npos) << text;
+  // About 3 s of speech, the 0.3 s pre-roll and up to 2 s until a stalled stream counts as lost.
+  EXPECT_GT(audio_seconds, 2.0);
+  EXPECT_LT(audio_seconds, 8.0);
+
+  ASSERT_EQ(xdotool("key ctrl+s"), 0);
+  ASSERT_TRUE(wait_for([&] { return fs::exists(document); }, 30s)) << read_file(log);
+  EXPECT_EQ(read_file(document).size(), transcript_bytes) << "the transcript of the kept audio is not in the document";
   quit_app(log);
 }
 
