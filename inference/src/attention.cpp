@@ -65,7 +65,13 @@ void attend(const AttentionShape& shape, const KvCache& cache, const float* quer
       const int64_t oldest = shape.window > 0 ? std::max<int64_t>(0, pos - shape.window + 1) : 0;
 
       const float* q = queries + (t * shape.n_head + h) * head_dim;
-      for (int d = 0; d < head_dim; ++d) query[d] = fp16_to_fp32(fp32_to_fp16(q[d]));
+      // The query is rounded to fp16 first, as llama.cpp multiplies it with fp16 keys.
+      if (simd) {
+        std::copy(q, q + head_dim, query.begin());
+        kernels::round_through_half_avx2(query.data(), head_dim);
+      } else {
+        for (int d = 0; d < head_dim; ++d) query[d] = fp16_to_fp32(fp32_to_fp16(q[d]));
+      }
 
       scores.resize(static_cast<size_t>(pos - oldest + 1));
       float max_score = -std::numeric_limits<float>::infinity();

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <thread>
 
 #include "attention.h"
+#include "kernels/half_vector.h"
 #include "kernels/matmul.h"
 #include "kernels/quantize.h"
 #include "kv_cache.h"
@@ -181,6 +183,26 @@ void InferenceContext::run_batch(const float* input_rows, int64_t n_rows, bool w
   float* x = s.x.data();
   std::memcpy(x, input_rows, sizeof(float) * n_rows * n_embd);
 
+  // Per-token work runs on the pool too when there are several tokens; each token writes
+  // only its own rows and cache slots.
+  auto for_each_token = [&](const std::function<void(int64_t)>& body) {
+    if (pool != nullptr && n_rows > 1) {
+      pool->parallel_for(n_rows, 1, [&](int64_t begin, int64_t end, int) {
+        for (int64_t t = begin; t < end; ++t) body(t);
+      });
+    } else {
+      for (int64_t t = 0; t < n_rows; ++t) body(t);
+    }
+  };
+  const bool f16c = active_kernel_level() != KernelLevel::Scalar;
+  auto store_halves = [f16c](const float* src, uint16_t* dst, int64_t n) {
+    if (f16c) {
+      kernels::floats_to_halves_avx2(src, dst, n);
+    } else {
+      for (int64_t d = 0; d < n; ++d) dst[d] = fp32_to_fp16(src[d]);
+    }
+  };
+
   for (int il = 0; il < config.n_layer; ++il) {
     const LayerConfig& lc = config.layers[il];
     const LayerWeights& lw = weights.layers[il];
@@ -189,8 +211,11 @@ void InferenceContext::run_batch(const float* input_rows, int64_t n_rows, bool w
     const int64_t kv_width = lc.n_head_kv * head_dim;
 
     // Attention block input.
-    std::memcpy(s.normed.data(), x, sizeof(float) * n_rows * n_embd);
-    for (int64_t t = 0; t < n_rows; ++t) rms_norm_weighted(s.normed.data() + t * n_embd, lw.attn_norm, n_embd, eps);
+    for_each_token([&](int64_t t) {
+      float* row = s.normed.data() + t * n_embd;
+      std::memcpy(row, x + t * n_embd, sizeof(float) * n_embd);
+      rms_norm_weighted(row, lw.attn_norm, n_embd, eps);
+    });
 
     // Projections. Without a V projection the values are the raw key projection.
     matmul(lw.attn_q, s.normed.data(), n_rows, s.q.data(), pool);
@@ -202,7 +227,7 @@ void InferenceContext::run_batch(const float* input_rows, int64_t n_rows, bool w
     }
 
     // Per-head norms and rotary embeddings; keys and values go into the cache.
-    for (int64_t t = 0; t < n_rows; ++t) {
+    for_each_token([&](int64_t t) {
       const int64_t pos = first_pos + t;
       for (int h = 0; h < lc.n_head; ++h) {
         float* q = s.q.data() + t * q_width + h * head_dim;
@@ -217,12 +242,10 @@ void InferenceContext::run_batch(const float* input_rows, int64_t n_rows, bool w
         rms_norm_weighted(k, lw.attn_k_norm, head_dim, eps);
         s.rope[il].apply(k, pos);
         rms_norm(v, head_dim, eps);
-        for (int64_t d = 0; d < head_dim; ++d) {
-          key_slot[g * head_dim + d] = fp32_to_fp16(k[d]);
-          value_slot[g * head_dim + d] = fp32_to_fp16(v[d]);
-        }
+        store_halves(k, key_slot + g * head_dim, head_dim);
+        store_halves(v, value_slot + g * head_dim, head_dim);
       }
-    }
+    });
 
     AttentionShape shape;
     shape.layer = il;
@@ -233,26 +256,31 @@ void InferenceContext::run_batch(const float* input_rows, int64_t n_rows, bool w
     attend(shape, *cache_, s.q.data(), first_pos, n_rows, s.attn_out.data(), pool);
 
     matmul(lw.attn_output, s.attn_out.data(), n_rows, s.proj.data(), pool);
-    for (int64_t t = 0; t < n_rows; ++t) {
+    for_each_token([&](int64_t t) {
       float* y = s.proj.data() + t * n_embd;
       rms_norm_weighted(y, lw.post_attention_norm, n_embd, eps);
       float* row = x + t * n_embd;
       for (int64_t d = 0; d < n_embd; ++d) row[d] += y[d];
-    }
 
-    // Feed-forward block.
-    std::memcpy(s.normed.data(), x, sizeof(float) * n_rows * n_embd);
-    for (int64_t t = 0; t < n_rows; ++t) rms_norm_weighted(s.normed.data() + t * n_embd, lw.ffn_norm, n_embd, eps);
+      // Feed-forward block input.
+      float* normed = s.normed.data() + t * n_embd;
+      std::memcpy(normed, row, sizeof(float) * n_embd);
+      rms_norm_weighted(normed, lw.ffn_norm, n_embd, eps);
+    });
+
     matmul(lw.ffn_gate, s.normed.data(), n_rows, s.gate.data(), pool);
     matmul(lw.ffn_up, s.normed.data(), n_rows, s.up.data(), pool);
-    gelu_gated(s.gate.data(), s.up.data(), s.gate.data(), n_rows * lc.n_ff);
+    for_each_token([&](int64_t t) {
+      float* gate = s.gate.data() + t * lc.n_ff;
+      gelu_gated(gate, s.up.data() + t * lc.n_ff, gate, lc.n_ff);
+    });
     matmul(lw.ffn_down, s.gate.data(), n_rows, s.proj.data(), pool);
-    for (int64_t t = 0; t < n_rows; ++t) {
+    for_each_token([&](int64_t t) {
       float* y = s.proj.data() + t * n_embd;
       rms_norm_weighted(y, lw.post_ffw_norm, n_embd, eps);
       float* row = x + t * n_embd;
       for (int64_t d = 0; d < n_embd; ++d) row[d] = (row[d] + y[d]) * lw.output_scale;
-    }
+    });
   }
 
   if (!want_logits) return;

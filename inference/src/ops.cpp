@@ -3,6 +3,8 @@
 #include <cmath>
 #include <mutex>
 
+#include "kernels/half_vector.h"
+#include "kernels/matmul.h"
 #include "kernels/quantize.h"
 
 namespace utter::inference {
@@ -36,9 +38,24 @@ const std::vector<uint16_t>& gelu_table() {
   return table;
 }
 
+// The fp16 table widened to floats, for the vector path's gathers.
+const std::vector<float>& gelu_float_table() {
+  static const std::vector<float> table = [] {
+    const std::vector<uint16_t>& halves = gelu_table();
+    std::vector<float> values(halves.size());
+    for (size_t i = 0; i < halves.size(); ++i) values[i] = fp16_to_fp32(halves[i]);
+    return values;
+  }();
+  return table;
+}
+
 }  // namespace
 
 void gelu_gated(const float* gate, const float* up, float* out, int64_t n) {
+  if (active_kernel_level() != KernelLevel::Scalar) {
+    kernels::gelu_gated_avx2(gate, up, out, n, gelu_float_table().data());
+    return;
+  }
   const std::vector<uint16_t>& table = gelu_table();
   for (int64_t i = 0; i < n; ++i) {
     const float z = gate[i];

@@ -15,8 +15,10 @@
 #include "kernels/activation_quantize.h"
 #include "kernels/blocks.h"
 #include "kernels/dot.h"
+#include "kernels/half_vector.h"
 #include "kernels/matmul.h"
 #include "kernels/quantize.h"
+#include "ops.h"
 #include "thread_pool.h"
 #include "utter/inference/tensor_type.h"
 
@@ -763,6 +765,50 @@ TEST(KernelLevels, SetLevelIsClamped) {
   set_kernel_level(KernelLevel::Avx512);
   EXPECT_EQ(active_kernel_level(), detected_kernel_level());
   EXPECT_STREQ(kernel_level_name(KernelLevel::Avx2), "avx2");
+}
+
+// The SIMD conversions must give the very bytes of the scalar ones, since llama.cpp's
+// rounding is the reference: ties, zeros and subnormal-sized values included.
+TEST(ActivationQuantize, SimdQ8_0MatchesScalarBytes) {
+  if (detected_kernel_level() < KernelLevel::Avx2) GTEST_SKIP() << "no AVX2 on this processor";
+  KernelLevelGuard guard;
+  std::vector<float> x = random_floats(32 * 40, 21, 3.0f);
+  for (int j = 0; j < 32; ++j) x[32 + j] = 0.0f;                    // an all-zero block
+  for (int j = 0; j < 32; ++j) x[64 + j] = (j - 16) * 127.0f / 16;  // exact halves after scaling
+  for (int j = 0; j < 32; ++j) x[96 + j] = 1e-30f * (j + 1);        // tiny magnitudes
+  std::vector<std::byte> scalar(*tensor_row_bytes(TensorType::Q8_0, x.size()));
+  std::vector<std::byte> simd(scalar.size());
+  set_kernel_level(KernelLevel::Scalar);
+  kernels::quantize_activation_row(TensorType::Q8_0, x.data(), scalar.data(), x.size());
+  set_kernel_level(KernelLevel::Avx2);
+  kernels::quantize_activation_row(TensorType::Q8_0, x.data(), simd.data(), x.size());
+  EXPECT_EQ(scalar, simd);
+}
+
+TEST(HalfVectors, SimdConversionsMatchScalar) {
+  if (detected_kernel_level() < KernelLevel::Avx2) GTEST_SKIP() << "no AVX2 on this processor";
+  std::vector<float> x = random_floats(37, 5, 20.0f);
+  x[3] = 65504.0f;   // largest fp16
+  x[4] = 1e-7f;      // fp16 subnormal
+  x[5] = -10.0f;     // GELU cut-off
+  x[6] = 10.0f;
+  std::vector<uint16_t> halves(x.size());
+  kernels::floats_to_halves_avx2(x.data(), halves.data(), static_cast<int64_t>(x.size()));
+  std::vector<float> rounded = x;
+  kernels::round_through_half_avx2(rounded.data(), static_cast<int64_t>(x.size()));
+  std::vector<float> up = random_floats(x.size(), 6), gelu_simd(x.size()), gelu_scalar(x.size());
+  {
+    KernelLevelGuard guard;
+    set_kernel_level(KernelLevel::Scalar);
+    gelu_gated(x.data(), up.data(), gelu_scalar.data(), static_cast<int64_t>(x.size()));
+    set_kernel_level(KernelLevel::Avx2);
+    gelu_gated(x.data(), up.data(), gelu_simd.data(), static_cast<int64_t>(x.size()));
+  }
+  for (size_t i = 0; i < x.size(); ++i) {
+    EXPECT_EQ(halves[i], fp32_to_fp16(x[i])) << "element " << i;
+    EXPECT_EQ(rounded[i], fp16_to_fp32(fp32_to_fp16(x[i]))) << "element " << i;
+    EXPECT_EQ(gelu_simd[i], gelu_scalar[i]) << "element " << i;
+  }
 }
 
 }  // namespace

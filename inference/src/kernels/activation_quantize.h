@@ -14,4 +14,8 @@ namespace utter::inference::kernels {
 // halves round to even rather than away from zero.
 void quantize_activation_row(TensorType type, const float* src, std::byte* dst, int64_t n);
 
+// The Q8_0 case of quantize_activation_row for `blocks` blocks into BlockQ8_0 at `out`. Only
+// call it when the processor has AVX2 and F16C.
+void quantize_q8_0_avx2(const float* x, void* out, int64_t blocks);
+
 }  // namespace utter::inference::kernels

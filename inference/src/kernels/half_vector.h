@@ -5,6 +5,7 @@
 
 #include <cstdint>
 
+
 namespace utter::inference::kernels {
 
 // Returns sum of q[i] * half(k[i]) for i in [0, n).
@@ -15,5 +16,12 @@ void add_scaled_half_scalar(float weight, const uint16_t* v, float* acc, int n);
 // Only call these when the processor has AVX2, FMA and F16C.
 float dot_half_avx2(const float* q, const uint16_t* k, int n);
 void add_scaled_half_avx2(float weight, const uint16_t* v, float* acc, int n);
+// dst[i] = fp16 bits of src[i], rounded to nearest even as fp32_to_fp16 does.
+void floats_to_halves_avx2(const float* src, uint16_t* dst, int64_t n);
+// x[i] = x[i] rounded to fp16 and widened back.
+void round_through_half_avx2(float* x, int64_t n);
+// out[i] = gelu(gate[i]) * up[i], where gelu is 0 at or below -10, the identity at or above
+// 10, and otherwise table[fp16 bits of gate[i]] (65536 floats).
+void gelu_gated_avx2(const float* gate, const float* up, float* out, int64_t n, const float* table);
 
 }  // namespace utter::inference::kernels

@@ -170,112 +170,130 @@ int64_t row_tile_for(size_t row_bytes) {
 // activations stays in the L2 cache while every strip of a thread passes over it.
 constexpr int64_t kStripTokenTile = 128;
 
-// The activations of a batch, quantized once for the strip kernels.
+// The activations of a batch, quantized once: as token groups for the strip kernels, or as
+// plain rows for the row kernels of the slow path.
 struct StripBatch {
-  std::vector<std::byte> rows;  // one quantized row per token, row_bytes apart
-  size_t row_bytes = 0;
-  std::vector<float> block_scales;  // Q8_0: per token and block
-  std::vector<int32_t> block_sums;  // Q8_0: per token and block; Q4_K: four per super-block
-  int64_t per_token = 0;            // entries of block_scales / block_sums per token
+  std::vector<std::byte> data;
+  size_t unit_bytes = 0;  // bytes of one token group, or of one row
 };
 
-void prepare_strip_batch(TensorType weight_type, const float* x, int64_t n_tokens, int64_t cols,
-                         StripBatch& batch, ThreadPool* pool) {
-  const TensorType activation_type = dot_type_for(weight_type);
-  batch.row_bytes = *tensor_row_bytes(activation_type, static_cast<uint64_t>(cols));
-  batch.rows.resize(batch.row_bytes * static_cast<size_t>(n_tokens));
-  if (activation_type == TensorType::Q8_0) {
-    batch.per_token = cols / kBlock32;
-    batch.block_scales.resize(static_cast<size_t>(batch.per_token * n_tokens));
-  } else {
-    batch.per_token = weight_type == TensorType::Q4_K ? 4 * (cols / kBlock256) : 0;
-  }
-  batch.block_sums.resize(static_cast<size_t>(batch.per_token * n_tokens));
-
-  auto quantize_tokens = [&](int64_t begin, int64_t end, int) {
-    for (int64_t t = begin; t < end; ++t) {
-      std::byte* row = batch.rows.data() + static_cast<size_t>(t) * batch.row_bytes;
-      quantize_activation_row(activation_type, x + t * cols, row, cols);
-      int32_t* sums = batch.block_sums.data() + t * batch.per_token;
-      if (activation_type == TensorType::Q8_0) {
-        const auto* blocks = reinterpret_cast<const BlockQ8_0*>(row);
-        float* scales = batch.block_scales.data() + t * batch.per_token;
-        for (int64_t b = 0; b < batch.per_token; ++b) {
-          scales[b] = fp16_to_fp32(blocks[b].d);
-          int32_t sum = 0;
-          for (int8_t q : blocks[b].qs) sum += q;
-          sums[b] = sum;
-        }
-      } else if (weight_type == TensorType::Q4_K) {
-        const auto* blocks = reinterpret_cast<const BlockQ8_K*>(row);
-        for (int64_t b = 0; b < cols / kBlock256; ++b) {
-          for (int q = 0; q < 4; ++q) {
-            const int16_t* bsums = blocks[b].bsums + 4 * q;
-            const auto first = static_cast<uint16_t>(bsums[0] + bsums[1]);
-            const auto second = static_cast<uint16_t>(bsums[2] + bsums[3]);
-            sums[4 * b + q] = static_cast<int32_t>(first | (static_cast<uint32_t>(second) << 16));
-          }
-        }
-      }
+// Writes token `slot` of a group from its quantized row.
+void scatter_into_group(TensorType weight_type, const std::byte* row, int64_t cols, int slot,
+                        std::byte* group) {
+  if (weight_type == TensorType::Q4_0 || weight_type == TensorType::Q8_0) {
+    const int32_t offset_per_quant = weight_type == TensorType::Q4_0 ? -8 : -128;
+    const auto* blocks = reinterpret_cast<const BlockQ8_0*>(row);
+    for (int64_t b = 0; b < cols / kBlock32; ++b) {
+      std::byte* block = group + static_cast<size_t>(b) * kGroupQ8_0BlockBytes;
+      std::memcpy(block + 32 * slot, blocks[b].qs, 32);
+      const float scale = fp16_to_fp32(blocks[b].d);
+      std::memcpy(block + kGroupQ8_0Scales + 4 * slot, &scale, 4);
+      int32_t sum = 0;
+      for (int8_t q : blocks[b].qs) sum += q;
+      const int32_t offset = offset_per_quant * sum;
+      std::memcpy(block + kGroupQ8_0Offsets + 4 * slot, &offset, 4);
     }
-  };
-  if (pool != nullptr && n_tokens > 1) {
-    pool->parallel_for(n_tokens, 1, quantize_tokens);
-  } else {
-    quantize_tokens(0, n_tokens, 0);
+    return;
+  }
+  const auto* blocks = reinterpret_cast<const BlockQ8_K*>(row);
+  for (int64_t b = 0; b < cols / kBlock256; ++b) {
+    std::byte* block = group + static_cast<size_t>(b) * kGroupQ8_KBlockBytes;
+    std::memcpy(block + 256 * slot, blocks[b].qs, 256);
+    std::memcpy(block + kGroupQ8_KScales + 4 * slot, &blocks[b].d, 4);
+    std::byte* sums = block + kGroupQ8_KSums + 32 * slot;
+    if (weight_type == TensorType::Q6_K) {
+      std::memcpy(sums, blocks[b].bsums, 32);
+      continue;
+    }
+    for (int q = 0; q < 4; ++q) {
+      const int16_t* bsums = blocks[b].bsums + 4 * q;
+      const auto first = static_cast<uint16_t>(bsums[0] + bsums[1]);
+      const auto second = static_cast<uint16_t>(bsums[2] + bsums[3]);
+      const uint32_t word = first | (static_cast<uint32_t>(second) << 16);
+      std::memcpy(sums + 4 * q, &word, 4);
+    }
   }
 }
 
-// y for a matrix stored as strips. At the AVX-512 level the strip kernels run; below it, each
+void prepare_strip_batch(TensorType weight_type, const float* x, int64_t n_tokens, int64_t cols,
+                         bool as_groups, StripBatch& batch, ThreadPool* pool) {
+  const TensorType activation_type = dot_type_for(weight_type);
+  const size_t row_bytes = *tensor_row_bytes(activation_type, static_cast<uint64_t>(cols));
+  const int64_t n_units = as_groups ? (n_tokens + kGroupTokens - 1) / kGroupTokens : n_tokens;
+  batch.unit_bytes = as_groups ? token_group_bytes(weight_type, cols) : row_bytes;
+  batch.data.resize(batch.unit_bytes * static_cast<size_t>(n_units));
+
+  auto quantize_units = [&](int64_t begin, int64_t end, int) {
+    if (!as_groups) {
+      for (int64_t t = begin; t < end; ++t) {
+        quantize_activation_row(activation_type, x + t * cols,
+                                batch.data.data() + static_cast<size_t>(t) * row_bytes, cols);
+      }
+      return;
+    }
+    thread_local std::vector<std::byte> row;
+    row.resize(row_bytes);
+    for (int64_t g = begin; g < end; ++g) {
+      std::byte* group = batch.data.data() + static_cast<size_t>(g) * batch.unit_bytes;
+      for (int64_t t = g * kGroupTokens; t < std::min(n_tokens, (g + 1) * kGroupTokens); ++t) {
+        quantize_activation_row(activation_type, x + t * cols, row.data(), cols);
+        scatter_into_group(weight_type, row.data(), cols, static_cast<int>(t % kGroupTokens),
+                           group);
+      }
+    }
+  };
+  if (pool != nullptr && n_units > 1) {
+    pool->parallel_for(n_units, 1, quantize_units);
+  } else {
+    quantize_units(0, n_units, 0);
+  }
+}
+
+// y for a matrix stored as strips. At the AVX-512 level the strip kernels run. Below it, each
 // strip is restored to rows and the row kernels of that level run, as a slow reference path.
 void strip_matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y,
                   ThreadPool* pool) {
+  const KernelLevel level = active_kernel_level();
+  const StripFn kernel = level == KernelLevel::Avx512 ? avx512_strip_kernel(w.type) : nullptr;
   // The workers must see the caller's batch, not their own thread_local one.
   thread_local StripBatch caller_batch;
   StripBatch& batch = caller_batch;
-  prepare_strip_batch(w.type, x, n_tokens, w.cols, batch, pool);
+  prepare_strip_batch(w.type, x, n_tokens, w.cols, kernel != nullptr, batch, pool);
   const size_t bytes_per_strip = strip_bytes(w.type, w.cols);
   const int64_t n_strips = w.rows / kStripRows;
-  const KernelLevel level = active_kernel_level();
-  const StripKernel kernel =
-      level == KernelLevel::Avx512 ? avx512_strip_kernel(w.type) : StripKernel{};
   const DotFn dot = find_dot(table_for(level), w.type);
 
-  auto compute_strips = [&](int64_t strip_begin, int64_t strip_end, int) {
-    alignas(64) float out[kStripRows * kMaxStripTokens];
+  auto restore_and_compute = [&](int64_t s) {
     thread_local std::vector<std::byte> restored;
+    restored.resize(w.row_bytes * kStripRows);
+    for (int64_t r = 0; r < kStripRows; ++r) {
+      unpack_strip_row(w.type, w.data, w.cols, s * kStripRows + r,
+                       restored.data() + r * w.row_bytes);
+    }
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      const std::byte* activations = batch.data.data() + t * batch.unit_bytes;
+      for (int64_t r = 0; r < kStripRows; ++r) {
+        y[t * w.rows + s * kStripRows + r] =
+            dot(restored.data() + r * w.row_bytes, activations, w.cols);
+      }
+    }
+  };
+
+  auto compute_strips = [&](int64_t strip_begin, int64_t strip_end, int) {
+    if (kernel == nullptr) {
+      for (int64_t s = strip_begin; s < strip_end; ++s) restore_and_compute(s);
+      return;
+    }
+    alignas(64) float out[kStripRows * kGroupTokens];
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kStripTokenTile) {
       const int64_t t_end = std::min(t0 + kStripTokenTile, n_tokens);
       for (int64_t s = strip_begin; s < strip_end; ++s) {
         const std::byte* strip = w.data + static_cast<size_t>(s) * bytes_per_strip;
-        if (kernel.fn == nullptr) {
-          restored.resize(w.row_bytes * kStripRows);
-          for (int64_t r = 0; r < kStripRows; ++r) {
-            unpack_strip_row(w.type, w.data, w.cols, s * kStripRows + r,
-                             restored.data() + r * w.row_bytes);
-          }
-          for (int64_t t = t0; t < t_end; ++t) {
-            const std::byte* activations = batch.rows.data() + t * batch.row_bytes;
-            for (int64_t r = 0; r < kStripRows; ++r) {
-              y[t * w.rows + s * kStripRows + r] =
-                  dot(restored.data() + r * w.row_bytes, activations, w.cols);
-            }
-          }
-          continue;
-        }
-        for (int64_t t = t0; t < t_end; t += kernel.max_tokens) {
-          const int count = static_cast<int>(std::min<int64_t>(kernel.max_tokens, t_end - t));
-          StripActivations acts;
-          for (int k = 0; k < count; ++k) {
-            acts.rows[k] = batch.rows.data() + static_cast<size_t>(t + k) * batch.row_bytes;
-            if (!batch.block_scales.empty()) {
-              acts.block_scales[k] = batch.block_scales.data() + (t + k) * batch.per_token;
-            }
-            if (!batch.block_sums.empty()) {
-              acts.block_sums[k] = batch.block_sums.data() + (t + k) * batch.per_token;
-            }
-          }
-          kernel.fn(strip, w.cols, acts, count, out);
+        for (int64_t t = t0; t < t_end; t += kGroupTokens) {
+          const int count = static_cast<int>(std::min<int64_t>(kGroupTokens, t_end - t));
+          const std::byte* group =
+              batch.data.data() + static_cast<size_t>(t / kGroupTokens) * batch.unit_bytes;
+          kernel(strip, w.cols, group, 0, count, out);
           for (int k = 0; k < count; ++k) {
             std::memcpy(y + (t + k) * w.rows + s * kStripRows, out + kStripRows * k,
                         sizeof(float) * kStripRows);

@@ -11,6 +11,7 @@
 #include "kernels/activation_quantize.h"
 #include "kernels/blocks.h"
 #include "kernels/half.h"
+#include "kernels/matmul.h"
 #include "kernels/quantize.h"
 #include "kernels/type_checks.h"
 
@@ -442,6 +443,7 @@ namespace kernels {
 void quantize_activation_row(TensorType type, const float* src, std::byte* dst, int64_t n) {
   const int64_t blocks = checked_block_count(type, n, "quantize_activation_row");
   if (type == TensorType::Q8_0) {
+    if (active_kernel_level() != KernelLevel::Scalar) return quantize_q8_0_avx2(src, dst, blocks);
     quantize_activations_q8(src, reinterpret_cast<BlockQ8_0*>(dst), blocks);
   } else if (type == TensorType::Q8_1) {
     quantize_activations_q8(src, reinterpret_cast<BlockQ8_1*>(dst), blocks);

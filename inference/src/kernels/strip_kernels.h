@@ -1,4 +1,14 @@
-// Products of one strip of 16 weight rows (see strip_layout.h) with a few activation rows.
+// Products of one strip of 16 weight rows (see strip_layout.h) with a group of activation
+// rows.
+//
+// The activations of up to eight tokens are quantized once per batch into a token group that
+// interleaves them block by block, so a kernel reaches every token of a block at a fixed
+// offset from one pointer. Per block of 32 columns (Q8_0, for Q4_0 and Q8_0 weights), 320
+// bytes: the 32 int8 quants of tokens 0..7, then their scales as floats, then their offsets
+// (the block's quant sum times -8 for Q4_0 weights, -128 for Q8_0). Per super-block of 256
+// columns (Q8_K, for Q4_K and Q6_K), 2336 bytes: the 256 quants of tokens 0..7, their scales
+// as floats, then 32 bytes per token: for Q4_K four words that each hold two int16 sums of 32
+// quants (sub-blocks 2 q and 2 q + 1, low half first), for Q6_K the 16 int16 sums of 16 quants.
 #pragma once
 
 #include <cstddef>
@@ -8,30 +18,30 @@
 
 namespace utter::inference::kernels {
 
-constexpr int kMaxStripTokens = 8;
+constexpr int kGroupTokens = 8;
 
-// Activation rows in the weight type's dot type (Q8_0 for Q4_0 and Q8_0 weights, Q8_K for
-// Q4_K and Q6_K), one per token, with sums prepared once per batch.
-struct StripActivations {
-  const std::byte* rows[kMaxStripTokens] = {};
-  // Q8_0: the fp16 scale of each block as a float.
-  const float* block_scales[kMaxStripTokens] = {};
-  // Q8_0: the sum of the 32 quants of each block. Q4_K: per super-block, four words that
-  // each hold two int16 sums of 32 quants (sub-blocks 2 q and 2 q + 1, low half first).
-  const int32_t* block_sums[kMaxStripTokens] = {};
-};
+constexpr size_t kGroupQ8_0BlockBytes = kGroupTokens * (32 + 4 + 4);
+constexpr size_t kGroupQ8_0Scales = kGroupTokens * 32;
+constexpr size_t kGroupQ8_0Offsets = kGroupQ8_0Scales + kGroupTokens * 4;
 
-// Computes out[t * 16 + r] = dot(row r of the strip, activation row t) for t < tokens.
-using StripFn = void (*)(const std::byte* strip, int64_t cols, const StripActivations& acts,
+constexpr size_t kGroupQ8_KBlockBytes = kGroupTokens * (256 + 4 + 32);
+constexpr size_t kGroupQ8_KScales = kGroupTokens * 256;
+constexpr size_t kGroupQ8_KSums = kGroupQ8_KScales + kGroupTokens * 4;
+
+// Bytes of one token group for `cols` columns of weights of `type` (Q4_0, Q8_0, Q4_K, Q6_K).
+inline size_t token_group_bytes(TensorType type, int64_t cols) {
+  const bool k_quant = type == TensorType::Q4_K || type == TensorType::Q6_K;
+  return k_quant ? static_cast<size_t>(cols / 256) * kGroupQ8_KBlockBytes
+                 : static_cast<size_t>(cols / 32) * kGroupQ8_0BlockBytes;
+}
+
+// Computes out[t * 16 + r] = dot(row r of the strip, token first + t of the group) for
+// t < tokens, with first + tokens <= 8.
+using StripFn = void (*)(const std::byte* strip, int64_t cols, const std::byte* group, int first,
                          int tokens, float* out);
 
-struct StripKernel {
-  StripFn fn = nullptr;
-  int max_tokens = 0;  // tokens per call, at most kMaxStripTokens
-};
-
-// The AVX-512 VNNI kernel for strips of `type`; fn is null for a type without strips. Only
-// call it when the processor has AVX-512 F, BW, VL and VNNI.
-StripKernel avx512_strip_kernel(TensorType type);
+// The AVX-512 VNNI kernel for strips of `type`, or null for a type without strips. Only call
+// it when the processor has AVX-512 F, BW, VL and VNNI.
+StripFn avx512_strip_kernel(TensorType type);
 
 }  // namespace utter::inference::kernels

@@ -49,8 +49,10 @@ inline void prefetch_ahead(const uint8_t* p, size_t bytes) {
 }
 
 template <int T>
-void strip_q4_0(const std::byte* strip, int64_t cols, const StripActivations& acts, float* out) {
+void strip_q4_0(const std::byte* strip, int64_t cols, const std::byte* group, int first,
+                float* out) {
   const auto* base = reinterpret_cast<const uint8_t*>(strip);
+  const auto* tokens = reinterpret_cast<const uint8_t*>(group);
   const int64_t n_blocks = cols / kBlock32;
   const __m512i low_mask = _mm512_set1_epi8(0x0F);
   __m512 acc[T];
@@ -66,25 +68,38 @@ void strip_q4_0(const std::byte* strip, int64_t cols, const StripActivations& ac
       high[j] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low_mask);
     }
     const __m512 weight_scales = load_scales(base + at.scales);
+    const uint8_t* block = tokens + static_cast<size_t>(b) * kGroupQ8_0BlockBytes;
+    const uint8_t* qs = block + 32 * first;
+    const auto* scales = reinterpret_cast<const float*>(block + kGroupQ8_0Scales) + first;
+    const auto* offsets = reinterpret_cast<const int32_t*>(block + kGroupQ8_0Offsets) + first;
     for (int t = 0; t < T; ++t) {
-      const auto& a = reinterpret_cast<const BlockQ8_0*>(acts.rows[t])[b];
-      __m512i sum_low = _mm512_set1_epi32(-8 * acts.block_sums[t][b]);
-      __m512i sum_high = _mm512_setzero_si512();
-      for (int j = 0; j < 4; ++j) {
-        sum_low = _mm512_dpbusd_epi32(sum_low, low[j], broadcast_word(a.qs + 4 * j));
-        sum_high = _mm512_dpbusd_epi32(sum_high, high[j], broadcast_word(a.qs + 16 + 4 * j));
+      __m512i sum = _mm512_set1_epi32(offsets[t]);
+      if (T == 1) {
+        // One token has no other chains to overlap with, so it splits its own in two.
+        __m512i sum_high = _mm512_setzero_si512();
+        for (int j = 0; j < 4; ++j) {
+          sum = _mm512_dpbusd_epi32(sum, low[j], broadcast_word(qs + 4 * j));
+          sum_high = _mm512_dpbusd_epi32(sum_high, high[j], broadcast_word(qs + 16 + 4 * j));
+        }
+        sum = _mm512_add_epi32(sum, sum_high);
+      } else {
+        for (int j = 0; j < 4; ++j) {
+          sum = _mm512_dpbusd_epi32(sum, low[j], broadcast_word(qs + 32 * t + 4 * j));
+          sum = _mm512_dpbusd_epi32(sum, high[j], broadcast_word(qs + 32 * t + 16 + 4 * j));
+        }
       }
-      const __m512 scale = _mm512_mul_ps(weight_scales, _mm512_set1_ps(acts.block_scales[t][b]));
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(sum_low, sum_high)), scale,
-                               acc[t]);
+      const __m512 scale = _mm512_mul_ps(weight_scales, _mm512_set1_ps(scales[t]));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), scale, acc[t]);
     }
   }
   store_rows(acc, T, out);
 }
 
 template <int T>
-void strip_q8_0(const std::byte* strip, int64_t cols, const StripActivations& acts, float* out) {
+void strip_q8_0(const std::byte* strip, int64_t cols, const std::byte* group, int first,
+                float* out) {
   const auto* base = reinterpret_cast<const uint8_t*>(strip);
+  const auto* tokens = reinterpret_cast<const uint8_t*>(group);
   const int64_t n_blocks = cols / kBlock32;
   __m512 acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
@@ -95,37 +110,46 @@ void strip_q8_0(const std::byte* strip, int64_t cols, const StripActivations& ac
     __m512i levels[8];
     for (int j = 0; j < 8; ++j) levels[j] = load512(quants + 64 * j);
     const __m512 weight_scales = load_scales(base + at.scales);
+    const uint8_t* block = tokens + static_cast<size_t>(b) * kGroupQ8_0BlockBytes;
+    const uint8_t* qs = block + 32 * first;
+    const auto* scales = reinterpret_cast<const float*>(block + kGroupQ8_0Scales) + first;
+    const auto* offsets = reinterpret_cast<const int32_t*>(block + kGroupQ8_0Offsets) + first;
     for (int t = 0; t < T; ++t) {
-      const auto& a = reinterpret_cast<const BlockQ8_0*>(acts.rows[t])[b];
-      __m512i sum_even = _mm512_set1_epi32(-128 * acts.block_sums[t][b]);
-      __m512i sum_odd = _mm512_setzero_si512();
-      for (int j = 0; j < 8; j += 2) {
-        sum_even = _mm512_dpbusd_epi32(sum_even, levels[j], broadcast_word(a.qs + 4 * j));
-        sum_odd = _mm512_dpbusd_epi32(sum_odd, levels[j + 1], broadcast_word(a.qs + 4 * j + 4));
+      __m512i sum = _mm512_set1_epi32(offsets[t]);
+      if (T == 1) {
+        __m512i sum_odd = _mm512_setzero_si512();
+        for (int j = 0; j < 8; j += 2) {
+          sum = _mm512_dpbusd_epi32(sum, levels[j], broadcast_word(qs + 4 * j));
+          sum_odd = _mm512_dpbusd_epi32(sum_odd, levels[j + 1], broadcast_word(qs + 4 * j + 4));
+        }
+        sum = _mm512_add_epi32(sum, sum_odd);
+      } else {
+        for (int j = 0; j < 8; ++j) {
+          sum = _mm512_dpbusd_epi32(sum, levels[j], broadcast_word(qs + 32 * t + 4 * j));
+        }
       }
-      const __m512 scale = _mm512_mul_ps(weight_scales, _mm512_set1_ps(acts.block_scales[t][b]));
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(sum_even, sum_odd)), scale,
-                               acc[t]);
+      const __m512 scale = _mm512_mul_ps(weight_scales, _mm512_set1_ps(scales[t]));
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), scale, acc[t]);
     }
   }
   store_rows(acc, T, out);
 }
 
 template <int T>
-void strip_q4_k(const std::byte* strip, int64_t cols, const StripActivations& acts, float* out) {
+void strip_q4_k(const std::byte* strip, int64_t cols, const std::byte* group, int first,
+                float* out) {
   const auto* base = reinterpret_cast<const uint8_t*>(strip);
+  const auto* tokens = reinterpret_cast<const uint8_t*>(group);
   const __m512i low_mask = _mm512_set1_epi8(0x0F);
   __m512 acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < cols / kBlock256; ++b) {
     const uint8_t* part = base + static_cast<size_t>(b) * kQ4_KStripBlockBytes;
     if (T == 1) prefetch_ahead(part, kQ4_KStripBlockBytes);
-    const BlockQ8_K* a[T];
+    const uint8_t* block = tokens + static_cast<size_t>(b) * kGroupQ8_KBlockBytes;
+    const uint8_t* qs = block + 256 * first;
     __m512i total[T];
-    for (int t = 0; t < T; ++t) {
-      a[t] = reinterpret_cast<const BlockQ8_K*>(acts.rows[t]) + b;
-      total[t] = _mm512_setzero_si512();
-    }
+    for (int t = 0; t < T; ++t) total[t] = _mm512_setzero_si512();
     for (int s = 0; s < 8; ++s) {
       const uint8_t* quants = part + 512 * (s / 2);
       const int shift = 4 * (s % 2);
@@ -137,7 +161,7 @@ void strip_q4_k(const std::byte* strip, int64_t cols, const StripActivations& ac
       const __m512i scale = _mm512_cvtepu8_epi32(
           _mm_loadu_si128(reinterpret_cast<const __m128i*>(part + kQ4_KStripScales + 16 * s)));
       for (int t = 0; t < T; ++t) {
-        const int8_t* q = a[t]->qs + 32 * s;
+        const uint8_t* q = qs + 256 * t + 32 * s;
         __m512i sum_even = _mm512_setzero_si512();
         __m512i sum_odd = _mm512_setzero_si512();
         for (int j = 0; j < 8; j += 2) {
@@ -155,13 +179,14 @@ void strip_q4_k(const std::byte* strip, int64_t cols, const StripActivations& ac
       mins[q] = _mm512_cvtepu8_epi16(
           _mm256_loadu_si256(reinterpret_cast<const __m256i*>(part + kQ4_KStripMins + 32 * q)));
     }
+    const auto* scales = reinterpret_cast<const float*>(block + kGroupQ8_KScales) + first;
+    const uint8_t* sums = block + kGroupQ8_KSums + 32 * first;
     for (int t = 0; t < T; ++t) {
-      const int32_t* pair_sums = acts.block_sums[t] + 4 * b;
       __m512i min_sum = _mm512_setzero_si512();
       for (int q = 0; q < 4; ++q) {
-        min_sum = _mm512_dpwssd_epi32(min_sum, mins[q], _mm512_set1_epi32(pair_sums[q]));
+        min_sum = _mm512_dpwssd_epi32(min_sum, mins[q], broadcast_word(sums + 32 * t + 4 * q));
       }
-      const __m512 activation_scale = _mm512_set1_ps(a[t]->d);
+      const __m512 activation_scale = _mm512_set1_ps(scales[t]);
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(total[t]), _mm512_mul_ps(d, activation_scale),
                                acc[t]);
       acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(min_sum),
@@ -185,8 +210,10 @@ inline __m512i q6_k_scale(const uint8_t* part, int s) {
 }
 
 template <int T>
-void strip_q6_k(const std::byte* strip, int64_t cols, const StripActivations& acts, float* out) {
+void strip_q6_k(const std::byte* strip, int64_t cols, const std::byte* group, int first,
+                float* out) {
   const auto* base = reinterpret_cast<const uint8_t*>(strip);
+  const auto* tokens = reinterpret_cast<const uint8_t*>(group);
   const __m512i low_mask = _mm512_set1_epi8(0x0F);
   const __m512i high_mask = _mm512_set1_epi8(0x30);
   __m512 acc[T];
@@ -194,12 +221,10 @@ void strip_q6_k(const std::byte* strip, int64_t cols, const StripActivations& ac
   for (int64_t b = 0; b < cols / kBlock256; ++b) {
     const uint8_t* part = base + static_cast<size_t>(b) * kQ6_KStripBlockBytes;
     if (T == 1) prefetch_ahead(part, kQ6_KStripBlockBytes);
-    const BlockQ8_K* a[T];
+    const uint8_t* block = tokens + static_cast<size_t>(b) * kGroupQ8_KBlockBytes;
+    const uint8_t* qs = block + 256 * first;
     __m512i total[T];
-    for (int t = 0; t < T; ++t) {
-      a[t] = reinterpret_cast<const BlockQ8_K*>(acts.rows[t]) + b;
-      total[t] = _mm512_setzero_si512();
-    }
+    for (int t = 0; t < T; ++t) total[t] = _mm512_setzero_si512();
     // Group j of four columns lies in sub-block j / 4. One pass over j = 4 k .. 4 k + 3
     // of the high-bit plane covers sub-blocks k, k + 4, k + 8 and k + 12.
     for (int k = 0; k < 4; ++k) {
@@ -224,7 +249,7 @@ void strip_q6_k(const std::byte* strip, int64_t cols, const StripActivations& ac
         for (int t = 0; t < T; ++t) {
           for (int i = 0; i < 4; ++i) {
             sums[t][i] = _mm512_dpbusd_epi32(sums[t][i], levels[i],
-                                             broadcast_word(a[t]->qs + 64 * i + 4 * j));
+                                             broadcast_word(qs + 256 * t + 64 * i + 4 * j));
           }
         }
       }
@@ -236,65 +261,61 @@ void strip_q6_k(const std::byte* strip, int64_t cols, const StripActivations& ac
       }
     }
     const __m512 d = load_scales(part + kQ6_KStripD);
+    const auto* scales = reinterpret_cast<const float*>(block + kGroupQ8_KScales) + first;
+    const uint8_t* group_sums = block + kGroupQ8_KSums + 32 * first;
     for (int t = 0; t < T; ++t) {
       __m512i offset = _mm512_setzero_si512();
       for (int q = 0; q < 8; ++q) {
         offset = _mm512_dpwssd_epi32(offset, q6_k_scale_pairs(part, q),
-                                     broadcast_word(a[t]->bsums + 2 * q));
+                                     broadcast_word(group_sums + 32 * t + 4 * q));
       }
       const __m512i sum = _mm512_sub_epi32(total[t], _mm512_slli_epi32(offset, 5));
       acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum),
-                               _mm512_mul_ps(d, _mm512_set1_ps(a[t]->d)), acc[t]);
+                               _mm512_mul_ps(d, _mm512_set1_ps(scales[t])), acc[t]);
     }
   }
   store_rows(acc, T, out);
 }
 
-// Calls the instantiation for the token count.
-template <void (*K1)(const std::byte*, int64_t, const StripActivations&, float*),
-          void (*K2)(const std::byte*, int64_t, const StripActivations&, float*),
-          void (*K4)(const std::byte*, int64_t, const StripActivations&, float*),
-          void (*K8)(const std::byte*, int64_t, const StripActivations&, float*)>
-void by_tokens(const std::byte* strip, int64_t cols, const StripActivations& acts, int tokens,
-               float* out) {
-  // Counts other than 1, 2, 4 and 8 run as the next smaller instantiations in turn.
-  StripActivations rest = acts;
+using TokensKernel = void (*)(const std::byte*, int64_t, const std::byte*, int, float*);
+
+// Runs `tokens` tokens as instantiations for 8, 4, 2 and 1 tokens in turn.
+template <TokensKernel K1, TokensKernel K2, TokensKernel K4, TokensKernel K8>
+void by_tokens(const std::byte* strip, int64_t cols, const std::byte* group, int first,
+               int tokens, float* out) {
   int done = 0;
   while (done < tokens) {
     const int left = tokens - done;
-    for (int t = 0; t < kMaxStripTokens && done + t < tokens; ++t) {
-      rest.rows[t] = acts.rows[done + t];
-      rest.block_scales[t] = acts.block_scales[done + t];
-      rest.block_sums[t] = acts.block_sums[done + t];
-    }
-    int step;
     if (left >= 8 && K8 != nullptr) {
-      K8(strip, cols, rest, out + 16 * done), step = 8;
+      K8(strip, cols, group, first + done, out + 16 * done);
+      done += 8;
     } else if (left >= 4) {
-      K4(strip, cols, rest, out + 16 * done), step = 4;
+      K4(strip, cols, group, first + done, out + 16 * done);
+      done += 4;
     } else if (left >= 2) {
-      K2(strip, cols, rest, out + 16 * done), step = 2;
+      K2(strip, cols, group, first + done, out + 16 * done);
+      done += 2;
     } else {
-      K1(strip, cols, rest, out + 16 * done), step = 1;
+      K1(strip, cols, group, first + done, out + 16 * done);
+      done += 1;
     }
-    done += step;
   }
 }
 
 }  // namespace
 
-StripKernel avx512_strip_kernel(TensorType type) {
+StripFn avx512_strip_kernel(TensorType type) {
   switch (type) {
     case TensorType::Q4_0:
-      return {by_tokens<strip_q4_0<1>, strip_q4_0<2>, strip_q4_0<4>, strip_q4_0<8>>, 8};
+      return by_tokens<strip_q4_0<1>, strip_q4_0<2>, strip_q4_0<4>, strip_q4_0<8>>;
     case TensorType::Q8_0:
-      return {by_tokens<strip_q8_0<1>, strip_q8_0<2>, strip_q8_0<4>, strip_q8_0<8>>, 8};
+      return by_tokens<strip_q8_0<1>, strip_q8_0<2>, strip_q8_0<4>, strip_q8_0<8>>;
     case TensorType::Q4_K:
-      return {by_tokens<strip_q4_k<1>, strip_q4_k<2>, strip_q4_k<4>, strip_q4_k<8>>, 8};
+      return by_tokens<strip_q4_k<1>, strip_q4_k<2>, strip_q4_k<4>, strip_q4_k<8>>;
     case TensorType::Q6_K:
-      return {by_tokens<strip_q6_k<1>, strip_q6_k<2>, strip_q6_k<4>, nullptr>, 4};
+      return by_tokens<strip_q6_k<1>, strip_q6_k<2>, strip_q6_k<4>, nullptr>;
     default:
-      return {};
+      return nullptr;
   }
 }
 
