@@ -349,8 +349,9 @@ void EditorWindow::handle_engine_events() {
 }
 
 void EditorWindow::handle_utterance(const EngineEvent& event) {
-  std::fprintf(app_log(), "utter: utterance of %.2f s audio (%s mode): %zu bytes of transcript\n", event.audio_seconds,
-               event.mode == editor::UtteranceMode::kCommand ? "command" : "dictation", event.text.size());
+  std::fprintf(app_log(), "utter: utterance of %.2f s audio (%s mode): %zu bytes of transcript, done %.2f s after release\n",
+               event.audio_seconds, event.mode == editor::UtteranceMode::kCommand ? "command" : "dictation",
+               event.text.size(), event.finish_seconds);
   pending_transcript_.clear();
   pending_instruction_.clear();
   if (event.cancelled) {

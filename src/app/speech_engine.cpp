@@ -174,6 +174,7 @@ void SpeechEngine::load_model() {
       event.mode = utterance_mode_.load();
       event.cancelled = result.cancelled;
       event.audio_seconds = static_cast<double>(result.audio_samples) / kSampleRate;
+      event.finish_seconds = result.finish_seconds;
       post(std::move(event));
     };
     events.on_error = [this](const std::string& message) {

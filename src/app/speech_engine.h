@@ -53,6 +53,7 @@ struct EngineEvent {
   double done = 0.0;
   double total = 0.0;
   double audio_seconds = 0.0;  // kUtteranceDone: the audio the utterance held, pre-roll included
+  double finish_seconds = 0.0;  // kUtteranceDone: from the end of the utterance to its last token
   bool cancelled = false;
 };
 

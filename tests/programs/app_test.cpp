@@ -452,8 +452,9 @@ TEST_F(AppUnderXvfb, MicrophoneLossKeepsUtterance) {
   ASSERT_NE(notice, std::string::npos) << "the loss was not reported; log:\n" << text;
   std::cout << text.substr(notice, text.find('\n', notice) - notice) << "\n";
   EXPECT_NE(text.find("are kept and transcribed"), std::string::npos) << text;
-  // About 3 s of speech, the 0.3 s pre-roll and up to 2 s until a stalled stream counts as lost.
-  EXPECT_GT(audio_seconds, 2.0);
+  // F9 was held 3 s before the server stopped. Key delivery under load takes part of that, and
+  // the 0.3 s pre-roll and up to 2 s until a stalled stream counts as lost add to it.
+  EXPECT_GT(audio_seconds, 1.0);
   EXPECT_LT(audio_seconds, 8.0);
 
   ASSERT_EQ(xdotool("key ctrl+s"), 0);
