@@ -15,6 +15,7 @@ namespace utter::inference {
 
 namespace kernels {
 int64_t int8_peak_avx512(int64_t iterations);
+uint64_t sum_words_avx2(const uint64_t* words, int64_t count);
 }
 
 namespace {
@@ -46,12 +47,17 @@ double measure_read_bandwidth(int threads, size_t bytes, int repeat) {
   const size_t words = std::max<size_t>(bytes / sizeof(uint64_t), 1024);
   std::unique_ptr<uint64_t[]> buffer(new uint64_t[words]);
   for (size_t i = 0; i < words; ++i) buffer[i] = i;
+  const bool avx2 = detected_kernel_level() >= KernelLevel::Avx2;
   ThreadPool pool(threads);
   std::vector<uint64_t> sums(static_cast<size_t>(threads));
   std::vector<double> rates;
   for (int r = 0; r < std::max(repeat, 1) + 1; ++r) {
     const auto start = Clock::now();
     pool.parallel_for(static_cast<int64_t>(words), 4096, [&](int64_t begin, int64_t end, int index) {
+      if (avx2) {
+        sums[static_cast<size_t>(index)] += kernels::sum_words_avx2(buffer.get() + begin, end - begin);
+        return;
+      }
       uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
       int64_t i = begin;
       for (; i + 4 <= end; i += 4) {

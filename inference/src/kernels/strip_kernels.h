@@ -1,12 +1,12 @@
 // Products of one strip of 16 weight rows (see strip_layout.h) with a group of activation
 // rows.
 //
-// The activations of up to eight tokens are quantized once per batch into a token group that
+// The activations of up to 16 tokens are quantized once per batch into a token group that
 // interleaves them block by block, so a kernel reaches every token of a block at a fixed
-// offset from one pointer. Per block of 32 columns (Q8_0, for Q4_0 and Q8_0 weights), 320
-// bytes: the 32 int8 quants of tokens 0..7, then their scales as floats, then their offsets
+// offset from one pointer. Per block of 32 columns (Q8_0, for Q4_0 and Q8_0 weights), 640
+// bytes: the 32 int8 quants of tokens 0..15, then their scales as floats, then their offsets
 // (the block's quant sum times -8 for Q4_0 weights, -128 for Q8_0). Per super-block of 256
-// columns (Q8_K, for Q4_K and Q6_K), 2336 bytes: the 256 quants of tokens 0..7, their scales
+// columns (Q8_K, for Q4_K and Q6_K), 4672 bytes: the 256 quants of tokens 0..15, their scales
 // as floats, then 32 bytes per token: for Q4_K four words that each hold two int16 sums of 32
 // quants (sub-blocks 2 q and 2 q + 1, low half first), for Q6_K the 16 int16 sums of 16 quants.
 #pragma once
@@ -18,7 +18,7 @@
 
 namespace utter::inference::kernels {
 
-constexpr int kGroupTokens = 8;
+constexpr int kGroupTokens = 16;
 
 constexpr size_t kGroupQ8_0BlockBytes = kGroupTokens * (32 + 4 + 4);
 constexpr size_t kGroupQ8_0Scales = kGroupTokens * 32;
@@ -36,7 +36,7 @@ inline size_t token_group_bytes(TensorType type, int64_t cols) {
 }
 
 // Computes out[t * 16 + r] = dot(row r of the strip, token first + t of the group) for
-// t < tokens, with first + tokens <= 8.
+// t < tokens, with first + tokens <= 16.
 using StripFn = void (*)(const std::byte* strip, int64_t cols, const std::byte* group, int first,
                          int tokens, float* out);
 

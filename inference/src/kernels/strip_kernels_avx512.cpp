@@ -72,9 +72,9 @@ void strip_q4_0(const std::byte* strip, int64_t cols, const std::byte* group, in
     const uint8_t* qs = block + 32 * first;
     const auto* scales = reinterpret_cast<const float*>(block + kGroupQ8_0Scales) + first;
     const auto* offsets = reinterpret_cast<const int32_t*>(block + kGroupQ8_0Offsets) + first;
-    for (int t = 0; t < T; ++t) {
-      __m512i sum = _mm512_set1_epi32(offsets[t]);
-      if (T == 1) {
+    if constexpr (T == 1) {
+      for (int t = 0; t < T; ++t) {
+        __m512i sum = _mm512_set1_epi32(offsets[t]);
         // One token has no other chains to overlap with, so it splits its own in two.
         __m512i sum_high = _mm512_setzero_si512();
         for (int j = 0; j < 4; ++j) {
@@ -82,14 +82,32 @@ void strip_q4_0(const std::byte* strip, int64_t cols, const std::byte* group, in
           sum_high = _mm512_dpbusd_epi32(sum_high, high[j], broadcast_word(qs + 16 + 4 * j));
         }
         sum = _mm512_add_epi32(sum, sum_high);
-      } else {
+        const __m512 scale = _mm512_mul_ps(weight_scales, _mm512_set1_ps(scales[t]));
+        acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), scale, acc[t]);
+      }
+    }
+    if constexpr (T > 1) {
+      // Several tokens: the inner loop runs over tokens, so neighbouring instructions belong
+      // to independent chains and the core can issue them back to back.
+      constexpr int kChunk = T < 8 ? T : 8;
+      for (int t0 = 0; t0 < T; t0 += kChunk) {
+        __m512i sums[kChunk];
+        for (int t = 0; t < kChunk; ++t) sums[t] = _mm512_set1_epi32(offsets[t0 + t]);
         for (int j = 0; j < 4; ++j) {
-          sum = _mm512_dpbusd_epi32(sum, low[j], broadcast_word(qs + 32 * t + 4 * j));
-          sum = _mm512_dpbusd_epi32(sum, high[j], broadcast_word(qs + 32 * t + 16 + 4 * j));
+          for (int t = 0; t < kChunk; ++t) {
+            sums[t] = _mm512_dpbusd_epi32(sums[t], low[j],
+                                          broadcast_word(qs + 32 * (t0 + t) + 4 * j));
+          }
+          for (int t = 0; t < kChunk; ++t) {
+            sums[t] = _mm512_dpbusd_epi32(sums[t], high[j],
+                                          broadcast_word(qs + 32 * (t0 + t) + 16 + 4 * j));
+          }
+        }
+        for (int t = 0; t < kChunk; ++t) {
+          const __m512 scale = _mm512_mul_ps(weight_scales, _mm512_set1_ps(scales[t0 + t]));
+          acc[t0 + t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums[t]), scale, acc[t0 + t]);
         }
       }
-      const __m512 scale = _mm512_mul_ps(weight_scales, _mm512_set1_ps(scales[t]));
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sum), scale, acc[t]);
     }
   }
   store_rows(acc, T, out);
@@ -279,14 +297,17 @@ void strip_q6_k(const std::byte* strip, int64_t cols, const std::byte* group, in
 
 using TokensKernel = void (*)(const std::byte*, int64_t, const std::byte*, int, float*);
 
-// Runs `tokens` tokens as instantiations for 8, 4, 2 and 1 tokens in turn.
-template <TokensKernel K1, TokensKernel K2, TokensKernel K4, TokensKernel K8>
+// Runs `tokens` tokens as instantiations for 16, 8, 4, 2 and 1 tokens in turn.
+template <TokensKernel K1, TokensKernel K2, TokensKernel K4, TokensKernel K8, TokensKernel K16>
 void by_tokens(const std::byte* strip, int64_t cols, const std::byte* group, int first,
                int tokens, float* out) {
   int done = 0;
   while (done < tokens) {
     const int left = tokens - done;
-    if (left >= 8 && K8 != nullptr) {
+    if (left >= 16 && K16 != nullptr) {
+      K16(strip, cols, group, first + done, out + 16 * done);
+      done += 16;
+    } else if (left >= 8 && K8 != nullptr) {
       K8(strip, cols, group, first + done, out + 16 * done);
       done += 8;
     } else if (left >= 4) {
@@ -307,13 +328,13 @@ void by_tokens(const std::byte* strip, int64_t cols, const std::byte* group, int
 StripFn avx512_strip_kernel(TensorType type) {
   switch (type) {
     case TensorType::Q4_0:
-      return by_tokens<strip_q4_0<1>, strip_q4_0<2>, strip_q4_0<4>, strip_q4_0<8>>;
+      return by_tokens<strip_q4_0<1>, strip_q4_0<2>, strip_q4_0<4>, strip_q4_0<8>, nullptr>;
     case TensorType::Q8_0:
-      return by_tokens<strip_q8_0<1>, strip_q8_0<2>, strip_q8_0<4>, strip_q8_0<8>>;
+      return by_tokens<strip_q8_0<1>, strip_q8_0<2>, strip_q8_0<4>, strip_q8_0<8>, strip_q8_0<16>>;
     case TensorType::Q4_K:
-      return by_tokens<strip_q4_k<1>, strip_q4_k<2>, strip_q4_k<4>, strip_q4_k<8>>;
+      return by_tokens<strip_q4_k<1>, strip_q4_k<2>, strip_q4_k<4>, strip_q4_k<8>, nullptr>;
     case TensorType::Q6_K:
-      return by_tokens<strip_q6_k<1>, strip_q6_k<2>, strip_q6_k<4>, nullptr>;
+      return by_tokens<strip_q6_k<1>, strip_q6_k<2>, strip_q6_k<4>, nullptr, nullptr>;
     default:
       return nullptr;
   }
