@@ -45,57 +45,95 @@ void attend(const AttentionShape& shape, const KvCache& cache, const float* quer
             int64_t n_tokens, float* out, ThreadPool* pool) {
   const int head_dim = shape.head_dim;
   const int group = shape.n_head / shape.n_head_kv;
-  const int64_t n_items = n_tokens * shape.n_head;
+  // The query heads that share a key/value head are computed together, so each cached key
+  // and value is read and widened once for all of them, in passes of up to 8 heads. A
+  // single token with few key/value heads splits them further, so every thread has work.
+  constexpr int kMaxPass = 8;
+  const int threads = pool != nullptr ? pool->size() : 1;
+  int pass = std::min(group, kMaxPass);
+  while (pass > 1 && n_tokens * shape.n_head / pass < 4 * threads) pass /= 2;
+  while (group % pass != 0) --pass;
+  const int64_t passes_per_token = shape.n_head / pass;
+  const int64_t n_items = n_tokens * passes_per_token;
   const bool simd = active_kernel_level() != KernelLevel::Scalar;
-  const auto dot = simd ? kernels::dot_half_avx2 : kernels::dot_half_scalar;
-  const auto add_scaled = simd ? kernels::add_scaled_half_avx2 : kernels::add_scaled_half_scalar;
 
   auto work = [&](int64_t begin, int64_t end, int) {
     // Reused across calls so the token loop does not allocate once the sizes are reached.
-    thread_local std::vector<float> query;
+    thread_local std::vector<float> query_rows;
     thread_local std::vector<float> scores;
-    thread_local std::vector<float> accumulator;
-    query.resize(head_dim);
-    accumulator.resize(head_dim);
+    thread_local std::vector<float> accumulators;
+    query_rows.resize(static_cast<size_t>(pass) * head_dim);
+    accumulators.resize(static_cast<size_t>(pass) * head_dim);
+    const float* query_pointers[kMaxPass];
+    float* accumulator_pointers[kMaxPass];
+    float row_scores[kMaxPass];
+    for (int g = 0; g < pass; ++g) {
+      query_pointers[g] = query_rows.data() + g * head_dim;
+      accumulator_pointers[g] = accumulators.data() + g * head_dim;
+    }
+
     for (int64_t item = begin; item < end; ++item) {
-      const int64_t t = item / shape.n_head;
-      const int h = static_cast<int>(item % shape.n_head);
-      const int kv_head = h / group;
+      const int64_t t = item / passes_per_token;
+      const int first_head = static_cast<int>(item % passes_per_token) * pass;
+      const int kv_head = first_head / group;
       const int64_t pos = first_pos + t;
       const int64_t oldest = shape.window > 0 ? std::max<int64_t>(0, pos - shape.window + 1) : 0;
+      const int64_t visible = pos - oldest + 1;
 
-      const float* q = queries + (t * shape.n_head + h) * head_dim;
-      // The query is rounded to fp16 first, as llama.cpp multiplies it with fp16 keys.
-      if (simd) {
-        std::copy(q, q + head_dim, query.begin());
-        kernels::round_through_half_avx2(query.data(), head_dim);
-      } else {
-        for (int d = 0; d < head_dim; ++d) query[d] = fp16_to_fp32(fp32_to_fp16(q[d]));
+      // The queries are rounded to fp16 first, as llama.cpp multiplies them with fp16 keys.
+      for (int g = 0; g < pass; ++g) {
+        const float* q = queries + (t * shape.n_head + first_head + g) * head_dim;
+        float* rounded = query_rows.data() + g * head_dim;
+        if (simd) {
+          std::copy(q, q + head_dim, rounded);
+          kernels::round_through_half_avx2(rounded, head_dim);
+        } else {
+          for (int d = 0; d < head_dim; ++d) rounded[d] = fp16_to_fp32(fp32_to_fp16(q[d]));
+        }
       }
 
-      scores.resize(static_cast<size_t>(pos - oldest + 1));
-      float max_score = -std::numeric_limits<float>::infinity();
-      for (int64_t j = oldest; j <= pos; ++j) {
-        const uint16_t* k = cache.key(shape.layer, j) + kv_head * head_dim;
-        const float score = dot(query.data(), k, head_dim) * shape.scale;
-        scores[j - oldest] = score;
-        max_score = std::max(max_score, score);
+      // scores[g * visible + j]: head g against the j-th visible key.
+      scores.resize(static_cast<size_t>(pass * visible));
+      for (int64_t j = 0; j < visible; ++j) {
+        const uint16_t* k = cache.key(shape.layer, oldest + j) + kv_head * head_dim;
+        if (simd) {
+          kernels::dot_half_many_avx2(query_pointers, pass, k, head_dim, row_scores);
+        } else {
+          for (int g = 0; g < pass; ++g) {
+            row_scores[g] = kernels::dot_half_scalar(query_pointers[g], k, head_dim);
+          }
+        }
+        for (int g = 0; g < pass; ++g) scores[g * visible + j] = row_scores[g] * shape.scale;
       }
 
-      double sum = 0.0;
-      for (float& s : scores) {
-        s = std::exp(s - max_score);
-        sum += s;
+      float inverse_sums[kMaxPass];
+      for (int g = 0; g < pass; ++g) {
+        float* head_scores = scores.data() + g * visible;
+        const float max_score = *std::max_element(head_scores, head_scores + visible);
+        double sum = 0.0;
+        for (int64_t j = 0; j < visible; ++j) {
+          head_scores[j] = std::exp(head_scores[j] - max_score);
+          sum += head_scores[j];
+        }
+        inverse_sums[g] = static_cast<float>(1.0 / sum);
       }
-      const float inverse_sum = static_cast<float>(1.0 / sum);
 
-      std::fill(accumulator.begin(), accumulator.end(), 0.0f);
-      for (int64_t j = oldest; j <= pos; ++j) {
-        const uint16_t* v = cache.value(shape.layer, j) + kv_head * head_dim;
-        add_scaled(scores[j - oldest], v, accumulator.data(), head_dim);
+      std::fill(accumulators.begin(), accumulators.end(), 0.0f);
+      for (int64_t j = 0; j < visible; ++j) {
+        const uint16_t* v = cache.value(shape.layer, oldest + j) + kv_head * head_dim;
+        for (int g = 0; g < pass; ++g) row_scores[g] = scores[g * visible + j];
+        if (simd) {
+          kernels::add_scaled_half_many_avx2(row_scores, pass, v, accumulator_pointers, head_dim);
+        } else {
+          for (int g = 0; g < pass; ++g) {
+            kernels::add_scaled_half_scalar(row_scores[g], v, accumulator_pointers[g], head_dim);
+          }
+        }
       }
-      float* o = out + (t * shape.n_head + h) * head_dim;
-      for (int d = 0; d < head_dim; ++d) o[d] = accumulator[d] * inverse_sum;
+      for (int g = 0; g < pass; ++g) {
+        float* o = out + (t * shape.n_head + first_head + g) * head_dim;
+        for (int d = 0; d < head_dim; ++d) o[d] = accumulators[g * head_dim + d] * inverse_sums[g];
+      }
     }
   };
 

@@ -16,6 +16,13 @@ void add_scaled_half_scalar(float weight, const uint16_t* v, float* acc, int n);
 // Only call these when the processor has AVX2, FMA and F16C.
 float dot_half_avx2(const float* q, const uint16_t* k, int n);
 void add_scaled_half_avx2(float weight, const uint16_t* v, float* acc, int n);
+// out[g] = sum of queries[g][i] * half(k[i]) for g < count (at most 8), converting each key
+// element once for all queries.
+void dot_half_many_avx2(const float* const* queries, int count, const uint16_t* k, int n,
+                        float* out);
+// accs[g][i] += weights[g] * half(v[i]) for g < count, converting each value element once.
+void add_scaled_half_many_avx2(const float* weights, int count, const uint16_t* v,
+                               float* const* accs, int n);
 // dst[i] = fp16 bits of src[i], rounded to nearest even as fp32_to_fp16 does.
 void floats_to_halves_avx2(const float* src, uint16_t* dst, int64_t n);
 // x[i] = x[i] rounded to fp16 and widened back.

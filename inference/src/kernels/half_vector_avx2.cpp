@@ -34,6 +34,43 @@ void add_scaled_half_avx2(float weight, const uint16_t* v, float* acc, int n) {
   for (; i < n; ++i) acc[i] += weight * fp16_to_fp32(v[i]);
 }
 
+void dot_half_many_avx2(const float* const* queries, int count, const uint16_t* k, int n,
+                        float* out) {
+  __m256 acc[8];
+  for (int g = 0; g < count; ++g) acc[g] = _mm256_setzero_ps();
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 key = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(k + i)));
+    for (int g = 0; g < count; ++g) {
+      acc[g] = _mm256_fmadd_ps(_mm256_loadu_ps(queries[g] + i), key, acc[g]);
+    }
+  }
+  for (int g = 0; g < count; ++g) {
+    __m128 sum = _mm_add_ps(_mm256_castps256_ps128(acc[g]), _mm256_extractf128_ps(acc[g], 1));
+    sum = _mm_add_ps(sum, _mm_movehl_ps(sum, sum));
+    sum = _mm_add_ss(sum, _mm_movehdup_ps(sum));
+    float result = _mm_cvtss_f32(sum);
+    for (int j = i; j < n; ++j) result += queries[g][j] * fp16_to_fp32(k[j]);
+    out[g] = result;
+  }
+}
+
+void add_scaled_half_many_avx2(const float* weights, int count, const uint16_t* v,
+                               float* const* accs, int n) {
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const __m256 value =
+        _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(v + i)));
+    for (int g = 0; g < count; ++g) {
+      _mm256_storeu_ps(accs[g] + i, _mm256_fmadd_ps(_mm256_set1_ps(weights[g]), value,
+                                                    _mm256_loadu_ps(accs[g] + i)));
+    }
+  }
+  for (; i < n; ++i) {
+    for (int g = 0; g < count; ++g) accs[g][i] += weights[g] * fp16_to_fp32(v[i]);
+  }
+}
+
 void floats_to_halves_avx2(const float* src, uint16_t* dst, int64_t n) {
   int64_t i = 0;
   for (; i + 8 <= n; i += 8) {
