@@ -1,6 +1,7 @@
 #include "utter/inference/text_model.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -27,13 +28,17 @@ TextModel::TextModel(GgufFile file) : file_(std::move(file)) {}
 TextModel::~TextModel() = default;
 
 std::unique_ptr<TextModel> TextModel::load(const std::filesystem::path& path) {
+  const auto start = std::chrono::steady_clock::now();
   std::unique_ptr<TextModel> model(new TextModel(GgufFile::open(path)));
   model->config_ = ModelConfig::from_gguf(model->file_);
   model->weights_ = std::make_unique<ModelWeights>(ModelWeights::bind(model->file_, model->config_));
   if (use_weight_strips()) {
     model->weights_->move_to_strips(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    model->weights_in_strips_ = !model->weights_->strip_memory.empty();
   }
   model->tokenizer_ = std::make_unique<Tokenizer>(Tokenizer::from_gguf(model->file_));
+  model->load_seconds_ =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return model;
 }
 
@@ -51,6 +56,18 @@ std::string TextModel::dominant_weight_type() const {
     }
   }
   return std::string(tensor_type_name(best));
+}
+
+std::string TextModel::weight_format() const {
+  // llama.cpp's llama_ftype numbers for the formats its quantizer writes.
+  static const std::map<uint32_t, std::string> kFormats = {
+      {0, "F32"},     {1, "F16"},     {2, "Q4_0"},    {3, "Q4_1"},    {7, "Q8_0"},
+      {8, "Q5_0"},    {9, "Q5_1"},    {10, "Q2_K"},   {11, "Q3_K_S"}, {12, "Q3_K_M"},
+      {13, "Q3_K_L"}, {14, "Q4_K_S"}, {15, "Q4_K_M"}, {16, "Q5_K_S"}, {17, "Q5_K_M"},
+      {18, "Q6_K"},   {32, "BF16"}};
+  constexpr uint32_t kAbsent = 0xFFFFFFFF;
+  const auto found = kFormats.find(file_.get_u32_or("general.file_type", kAbsent));
+  return found != kFormats.end() ? found->second : dominant_weight_type();
 }
 
 }  // namespace utter::inference

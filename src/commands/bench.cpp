@@ -165,7 +165,9 @@ int run_bench(const BenchOptions& options) {
 
   nlohmann::json report;
   report["model"] = options.model_path;
-  report["weights"] = model->dominant_weight_type();
+  report["weights"] = model->weight_format();
+  report["load_seconds"] = model->load_seconds();
+  report["weights_in_strips"] = model->weights_in_strips();
   report["file_bytes"] = model->file().file_size();
   report["threads"] = context.threads();
   report["kernel_level"] = active_kernel_level_name();
@@ -264,8 +266,10 @@ int run_bench(const BenchOptions& options) {
     fmt::print("{}\n", report.dump(2));
     return 0;
   }
-  fmt::print("model: {} ({}, {:.2f} GiB), {} threads, kernels {}\n", options.model_path, model->dominant_weight_type(),
-             model->file().file_size() / 1073741824.0, context.threads(), active_kernel_level_name());
+  fmt::print("model: {} ({}, {:.2f} GiB), {} threads, kernels {}{}, loaded in {:.1f} s\n",
+             options.model_path, model->weight_format(), model->file().file_size() / 1073741824.0,
+             context.threads(), active_kernel_level_name(),
+             model->weights_in_strips() ? " with weights in strips" : "", model->load_seconds());
   fmt::print("machine: read bandwidth {:.1f} GB/s, int8 peak {:.0f} GOP/s\n", bandwidth / 1e9, int8_peak / 1e9);
   fmt::print("{:<12} {:>10} {:>10} {:>10}   {}\n", "test", "median/s", "min", "max", "share of the limit");
   for (const auto& line : lines) fmt::print("{}\n", line);

@@ -125,7 +125,7 @@ int run_generate(const GenerateOptions& options) {
              prompt.size() / std::max(prompt_seconds, 1e-9));
   fmt::print(stderr, "generation: {} tokens in {:.3f} s ({:.2f} tokens/s), {} threads, {} weights\n",
              generated.size(), generation_seconds, decode_steps / std::max(generation_seconds, 1e-9),
-             context.threads(), model->dominant_weight_type());
+             context.threads(), model->weight_format());
   return 0;
 }
 

@@ -28,6 +28,13 @@ class TextModel {
 
   // The type most of the weight bytes are stored in, e.g. "Q4_0", for messages and `bench`.
   std::string dominant_weight_type() const;
+  // The file's quantization format as llama.cpp names it (general.file_type, e.g. "Q4_K_M"),
+  // or dominant_weight_type() when the key is absent or unknown.
+  std::string weight_format() const;
+  // Seconds TextModel::load took, rearranging the weights included.
+  double load_seconds() const { return load_seconds_; }
+  // True when the matrices were rearranged into strips for the AVX-512 kernels.
+  bool weights_in_strips() const { return weights_in_strips_; }
 
  private:
   explicit TextModel(GgufFile file);
@@ -36,6 +43,8 @@ class TextModel {
   ModelConfig config_;
   std::unique_ptr<Tokenizer> tokenizer_;
   std::unique_ptr<ModelWeights> weights_;
+  double load_seconds_ = 0.0;
+  bool weights_in_strips_ = false;
 };
 
 }  // namespace utter::inference
