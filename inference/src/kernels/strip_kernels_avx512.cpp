@@ -281,10 +281,12 @@ void strip_q6_k(const std::byte* strip, int64_t cols, const std::byte* group, in
     const __m512 d = load_scales(part + kQ6_KStripD);
     const auto* scales = reinterpret_cast<const float*>(block + kGroupQ8_KScales) + first;
     const uint8_t* group_sums = block + kGroupQ8_KSums + 32 * first;
+    __m512i scale_pairs[8];
+    for (int q = 0; q < 8; ++q) scale_pairs[q] = q6_k_scale_pairs(part, q);
     for (int t = 0; t < T; ++t) {
       __m512i offset = _mm512_setzero_si512();
       for (int q = 0; q < 8; ++q) {
-        offset = _mm512_dpwssd_epi32(offset, q6_k_scale_pairs(part, q),
+        offset = _mm512_dpwssd_epi32(offset, scale_pairs[q],
                                      broadcast_word(group_sums + 32 * t + 4 * q));
       }
       const __m512i sum = _mm512_sub_epi32(total[t], _mm512_slli_epi32(offset, 5));
