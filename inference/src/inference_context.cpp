@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <functional>
 #include <thread>
 
 #include "attention.h"
@@ -185,7 +184,7 @@ void InferenceContext::run_batch(const float* input_rows, int64_t n_rows, bool w
 
   // Per-token work runs on the pool too when there are several tokens; each token writes
   // only its own rows and cache slots.
-  auto for_each_token = [&](const std::function<void(int64_t)>& body) {
+  auto for_each_token = [&](const auto& body) {
     if (pool != nullptr && n_rows > 1) {
       pool->parallel_for(n_rows, 1, [&](int64_t begin, int64_t end, int) {
         for (int64_t t = begin; t < end; ++t) body(t);

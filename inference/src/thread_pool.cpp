@@ -32,8 +32,7 @@ void ThreadPool::run_share(int index) {
   if (begin < end) (*body_)(begin, end, index);
 }
 
-void ThreadPool::parallel_for(int64_t count, int64_t grain,
-                              const std::function<void(int64_t, int64_t, int)>& body) {
+void ThreadPool::parallel_for(int64_t count, int64_t grain, RangeTask body) {
   if (count <= 0) return;
   grain = std::max<int64_t>(grain, 1);
   if (workers_.empty() || count <= grain) {

@@ -3,12 +3,29 @@
 
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
 
 namespace utter::inference {
+
+// A non-owning reference to a callable taking (begin, end, thread_index). Unlike
+// std::function it never allocates, so the token loop can hand work to the pool for free.
+// The callable must outlive the call it is passed to.
+class RangeTask {
+ public:
+  template <typename Callable>
+  RangeTask(const Callable& callable)  // NOLINT: converts from any callable, as std::function does
+      : object_(&callable), invoke_([](const void* object, int64_t begin, int64_t end, int index) {
+          (*static_cast<const Callable*>(object))(begin, end, index);
+        }) {}
+
+  void operator()(int64_t begin, int64_t end, int index) const { invoke_(object_, begin, end, index); }
+
+ private:
+  const void* object_;
+  void (*invoke_)(const void*, int64_t, int64_t, int);
+};
 
 class ThreadPool {
  public:
@@ -22,8 +39,7 @@ class ThreadPool {
 
   // Calls body(begin, end, thread_index) over contiguous pieces of [0, count) on every thread,
   // the caller included, and returns when all pieces are done. `grain` is the smallest piece.
-  void parallel_for(int64_t count, int64_t grain,
-                    const std::function<void(int64_t, int64_t, int)>& body);
+  void parallel_for(int64_t count, int64_t grain, RangeTask body);
 
  private:
   void worker_loop(int index);
@@ -33,7 +49,7 @@ class ThreadPool {
   std::mutex mutex_;
   std::condition_variable start_cv_;
   std::condition_variable done_cv_;
-  const std::function<void(int64_t, int64_t, int)>* body_ = nullptr;
+  const RangeTask* body_ = nullptr;
   int64_t count_ = 0;
   int64_t grain_ = 1;
   uint64_t generation_ = 0;
