@@ -90,14 +90,19 @@ std::size_t TextView::to_document(std::size_t shown_offset) const {
 
 void TextView::layout(const std::string& shown, float wrap_width, ImFont* font, float font_size) {
   lines_.clear();
+  layout_paragraphs(shown, 0, shown.size(), wrap_width, font, font_size, lines_);
+}
+
+void TextView::layout_paragraphs(const std::string& shown, std::size_t begin, std::size_t end, float wrap_width,
+                                 ImFont* font, float font_size, std::vector<VisualLine>& lines) const {
   const float scale = font_size / font->FontSize;
   const char* base = shown.data();
-  std::size_t paragraph_start = 0;
+  std::size_t paragraph_start = begin;
   while (true) {
     std::size_t paragraph_end = shown.find('\n', paragraph_start);
     if (paragraph_end == std::string::npos) paragraph_end = shown.size();
     std::size_t line_start = paragraph_start;
-    if (line_start == paragraph_end) lines_.push_back({line_start, line_start});
+    if (line_start == paragraph_end) lines.push_back({line_start, line_start});
     while (line_start < paragraph_end) {
       const char* wrap = font->CalcWordWrapPositionA(scale, base + line_start, base + paragraph_end, wrap_width);
       std::size_t line_end = static_cast<std::size_t>(wrap - base);
@@ -105,12 +110,35 @@ void TextView::layout(const std::string& shown, float wrap_width, ImFont* font, 
       if (line_end <= line_start) line_end = next_code_point(shown, line_start);
       // Spaces at a wrap stay on the line they follow, as in other editors.
       while (line_end < paragraph_end && (shown[line_end] == ' ' || shown[line_end] == '\t')) ++line_end;
-      lines_.push_back({line_start, line_end});
+      lines.push_back({line_start, line_end});
       line_start = line_end;
     }
-    if (paragraph_end >= shown.size()) break;
+    if (paragraph_end >= end) break;
     paragraph_start = paragraph_end + 1;
   }
+}
+
+void TextView::relayout_pending(const std::string& shown, const std::string& document_text, std::size_t old_length,
+                                float wrap_width, ImFont* font, float font_size) {
+  // Only the paragraphs around the pending text change, and the lines after them move by the
+  // change in its length.
+  const std::size_t paragraph_start = pending_at_ == 0 ? 0 : document_text.rfind('\n', pending_at_ - 1) + 1;
+  std::size_t document_end = document_text.find('\n', pending_at_);
+  if (document_end == std::string::npos) document_end = document_text.size();
+  const std::size_t old_end = document_end + old_length;
+  const std::size_t new_end = document_end + pending_length_;
+
+  auto starts_before = [](const VisualLine& line, std::size_t offset) { return line.start < offset; };
+  const auto first = std::lower_bound(lines_.begin(), lines_.end(), paragraph_start, starts_before);
+  const auto last = std::lower_bound(first, lines_.end(), old_end + 1, starts_before);
+  std::vector<VisualLine> replaced;
+  layout_paragraphs(shown, paragraph_start, new_end, wrap_width, font, font_size, replaced);
+  for (auto line = last; line != lines_.end(); ++line) {
+    line->start = line->start - old_length + pending_length_;
+    line->end = line->end - old_length + pending_length_;
+  }
+  const auto at = lines_.erase(first, last);
+  lines_.insert(at, replaced.begin(), replaced.end());
 }
 
 std::size_t TextView::line_of(std::size_t shown_offset) const {
@@ -315,8 +343,12 @@ void TextView::draw(Document& document, const PendingText& pending, bool read_on
 
   const float margin = style.WindowPadding.x;
   const float wrap_width = std::max(ImGui::GetContentRegionAvail().x - 2 * margin - style.ScrollbarSize, font_size * 4);
-  if (laid_out_revision_ != document.revision() || laid_out_pending_ != pending.text ||
-      laid_out_pending_at_ != pending_at_ || laid_out_width_ != wrap_width || laid_out_font_size_ != font_size) {
+  const bool same_text_and_width = laid_out_revision_ == document.revision() && laid_out_width_ == wrap_width &&
+                                   laid_out_font_size_ == font_size;
+  if (same_text_and_width && laid_out_pending_at_ == pending_at_ && laid_out_pending_ != pending.text) {
+    relayout_pending(shown, document.text(), laid_out_pending_.size(), wrap_width, font, font_size);
+    laid_out_pending_ = pending.text;
+  } else if (!same_text_and_width || laid_out_pending_ != pending.text || laid_out_pending_at_ != pending_at_) {
     layout(shown, wrap_width, font, font_size);
     laid_out_revision_ = document.revision();
     laid_out_pending_ = pending.text;

@@ -37,6 +37,14 @@ class TextView {
   };
 
   void layout(const std::string& shown, float wrap_width, ImFont* font, float font_size);
+  // Appends to lines the layout of the paragraphs from begin, a paragraph start, up to end, the
+  // end of a paragraph.
+  void layout_paragraphs(const std::string& shown, std::size_t begin, std::size_t end, float wrap_width, ImFont* font,
+                         float font_size, std::vector<VisualLine>& lines) const;
+  // Lays out again only the paragraphs that contain the pending text, whose length was
+  // old_length. Valid only while the document, the wrap width and the pending position stay.
+  void relayout_pending(const std::string& shown, const std::string& document_text, std::size_t old_length,
+                        float wrap_width, ImFont* font, float font_size);
   std::size_t line_of(std::size_t shown_offset) const;
   float x_of(const std::string& shown, std::size_t shown_offset, ImFont* font, float font_size) const;
   std::size_t offset_at_x(const std::string& shown, const VisualLine& line, float x, ImFont* font,
