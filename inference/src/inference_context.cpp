@@ -217,11 +217,14 @@ void InferenceContext::run_batch(const float* input_rows, int64_t n_rows, bool w
     });
 
     // Projections. Without a V projection the values are the raw key projection.
-    matmul(lw.attn_q, s.normed.data(), n_rows, s.q.data(), pool);
-    matmul(lw.attn_k, s.normed.data(), n_rows, s.k.data(), pool);
     if (lc.has_v_proj) {
-      matmul(lw.attn_v, s.normed.data(), n_rows, s.v.data(), pool);
+      const WeightMatrix* projections[] = {&lw.attn_q, &lw.attn_k, &lw.attn_v};
+      float* outputs[] = {s.q.data(), s.k.data(), s.v.data()};
+      matmul_shared_input(projections, s.normed.data(), n_rows, outputs, pool);
     } else {
+      const WeightMatrix* projections[] = {&lw.attn_q, &lw.attn_k};
+      float* outputs[] = {s.q.data(), s.k.data()};
+      matmul_shared_input(projections, s.normed.data(), n_rows, outputs, pool);
       std::memcpy(s.v.data(), s.k.data(), sizeof(float) * n_rows * kv_width);
     }
 
@@ -267,8 +270,9 @@ void InferenceContext::run_batch(const float* input_rows, int64_t n_rows, bool w
       rms_norm_weighted(normed, lw.ffn_norm, n_embd, eps);
     });
 
-    matmul(lw.ffn_gate, s.normed.data(), n_rows, s.gate.data(), pool);
-    matmul(lw.ffn_up, s.normed.data(), n_rows, s.up.data(), pool);
+    const WeightMatrix* feed_forward[] = {&lw.ffn_gate, &lw.ffn_up};
+    float* feed_forward_outputs[] = {s.gate.data(), s.up.data()};
+    matmul_shared_input(feed_forward, s.normed.data(), n_rows, feed_forward_outputs, pool);
     for_each_token([&](int64_t t) {
       float* gate = s.gate.data() + t * lc.n_ff;
       gelu_gated(gate, s.up.data() + t * lc.n_ff, gate, lc.n_ff);

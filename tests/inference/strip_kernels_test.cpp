@@ -162,6 +162,41 @@ TEST(StripMatmul, MatchesDoublePrecisionAtEveryLevel) {
   }
 }
 
+// One shared pass must give each matrix exactly what its own product gives, at every level,
+// including matrices of different types, which fall back to separate products.
+TEST(StripMatmul, SharedInputMatchesSeparateProducts) {
+  KernelLevelGuard guard;
+  ThreadPool pool(2);
+  const Matrix q = make_matrix(TensorType::Q4_K, 64, 512, 21);
+  const Matrix k = make_matrix(TensorType::Q4_K, 32, 512, 22);
+  const Matrix v = make_matrix(TensorType::Q6_K, 32, 512, 23);
+  std::mt19937 rng(4);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int64_t tokens : {1, 19}) {
+    std::vector<float> x(tokens * 512);
+    for (float& value : x) value = normal(rng);
+    for (KernelLevel level : supported_levels()) {
+      set_kernel_level(level);
+      for (bool mixed : {false, true}) {
+        SCOPED_TRACE(std::to_string(tokens) + " tokens at " + kernel_level_name(level) +
+                     (mixed ? ", mixed types" : ""));
+        const Matrix& third = mixed ? v : k;
+        const WeightMatrix views[] = {strip_view(q), strip_view(k), strip_view(third)};
+        std::vector<float> shared[3], separate[3];
+        for (int i = 0; i < 3; ++i) {
+          shared[i].assign(tokens * views[i].rows, -1.0f);
+          separate[i].assign(tokens * views[i].rows, -2.0f);
+          matmul(views[i], x.data(), tokens, separate[i].data(), &pool);
+        }
+        const WeightMatrix* matrices[] = {&views[0], &views[1], &views[2]};
+        float* outputs[] = {shared[0].data(), shared[1].data(), shared[2].data()};
+        matmul_shared_input(matrices, x.data(), tokens, outputs, &pool);
+        for (int i = 0; i < 3; ++i) EXPECT_EQ(shared[i], separate[i]) << "matrix " << i;
+      }
+    }
+  }
+}
+
 TEST(StripMatmul, RowLookupRestoresTheDequantizedRow) {
   const Matrix m = make_matrix(TensorType::Q6_K, 32, 256, 3);
   const WeightMatrix w = strip_view(m);

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -249,21 +250,40 @@ void prepare_strip_batch(TensorType weight_type, const float* x, int64_t n_token
   }
 }
 
-// y for a matrix stored as strips. At the AVX-512 level the strip kernels run. Below it, each
-// strip is restored to rows and the row kernels of that level run, as a slow reference path.
-void strip_matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y,
-                  ThreadPool* pool) {
+// True when the strip kernels can take these matrices in one pass over a shared input: all
+// in strips of one type and width. Q4_K and Q6_K differ in the sums their token groups carry.
+bool can_share_strip_pass(std::span<const WeightMatrix* const> ws) {
+  for (const WeightMatrix* w : ws) {
+    if (!w->strips || w->type != ws[0]->type || w->cols != ws[0]->cols) return false;
+  }
+  return true;
+}
+
+// ys[i] for matrices ws[i] stored as strips, all of one type and width, from one input. Their
+// strips form one range that the threads split, so the batch is quantized once and the pool
+// synchronizes once. At the AVX-512 level the strip kernels run. Below it, each strip is
+// restored to rows and the row kernels of that level run, as a slow reference path.
+void strip_matmul(std::span<const WeightMatrix* const> ws, const float* x, int64_t n_tokens,
+                  std::span<float* const> ys, ThreadPool* pool) {
+  const WeightMatrix& first = *ws[0];
   const KernelLevel level = active_kernel_level();
-  const StripFn kernel = level == KernelLevel::Avx512 ? avx512_strip_kernel(w.type) : nullptr;
+  const StripFn kernel = level == KernelLevel::Avx512 ? avx512_strip_kernel(first.type) : nullptr;
   // The workers must see the caller's batch, not their own thread_local one.
   thread_local StripBatch caller_batch;
   StripBatch& batch = caller_batch;
-  prepare_strip_batch(w.type, x, n_tokens, w.cols, kernel != nullptr, batch, pool);
-  const size_t bytes_per_strip = strip_bytes(w.type, w.cols);
-  const int64_t n_strips = w.rows / kStripRows;
-  const DotFn dot = find_dot(table_for(level), w.type);
+  prepare_strip_batch(first.type, x, n_tokens, first.cols, kernel != nullptr, batch, pool);
+  const size_t bytes_per_strip = strip_bytes(first.type, first.cols);
+  const DotFn dot = find_dot(table_for(level), first.type);
 
-  auto restore_and_compute = [&](int64_t s) {
+  // strip_starts[i] is the index of the first strip of matrix i in the shared range.
+  constexpr size_t kMaxShared = 4;
+  int64_t strip_starts[kMaxShared + 1] = {0};
+  for (size_t i = 0; i < ws.size(); ++i) {
+    strip_starts[i + 1] = strip_starts[i] + ws[i]->rows / kStripRows;
+  }
+  const int64_t n_strips = strip_starts[ws.size()];
+
+  auto restore_and_compute = [&](const WeightMatrix& w, float* y, int64_t s) {
     thread_local std::vector<std::byte> restored;
     restored.resize(w.row_bytes * kStripRows);
     for (int64_t r = 0; r < kStripRows; ++r) {
@@ -280,14 +300,19 @@ void strip_matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float
   };
 
   auto compute_strips = [&](int64_t strip_begin, int64_t strip_end, int) {
-    if (kernel == nullptr) {
-      for (int64_t s = strip_begin; s < strip_end; ++s) restore_and_compute(s);
-      return;
-    }
     alignas(64) float out[kStripRows * kGroupTokens];
     for (int64_t t0 = 0; t0 < n_tokens; t0 += kStripTokenTile) {
       const int64_t t_end = std::min(t0 + kStripTokenTile, n_tokens);
-      for (int64_t s = strip_begin; s < strip_end; ++s) {
+      size_t matrix = 0;
+      for (int64_t global = strip_begin; global < strip_end; ++global) {
+        while (global >= strip_starts[matrix + 1]) ++matrix;
+        const WeightMatrix& w = *ws[matrix];
+        float* y = ys[matrix];
+        const int64_t s = global - strip_starts[matrix];
+        if (kernel == nullptr) {
+          if (t0 == 0) restore_and_compute(w, y, s);
+          continue;
+        }
         const std::byte* strip = w.data + static_cast<size_t>(s) * bytes_per_strip;
         for (int64_t t = t0; t < t_end; t += kGroupTokens) {
           const int count = static_cast<int>(std::min<int64_t>(kGroupTokens, t_end - t));
@@ -369,7 +394,9 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
                                   std::string(tensor_type_name(w.type)) +
                                   " matrix is marked as strips but has no strip layout");
     }
-    strip_matmul(w, x, n_tokens, y, pool);
+    const WeightMatrix* matrices[] = {&w};
+    float* outputs[] = {y};
+    strip_matmul(matrices, x, n_tokens, outputs, pool);
     return;
   }
 
@@ -432,6 +459,28 @@ void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, T
   } else {
     pool->parallel_for(w.rows, kRowGrain, compute_rows);
   }
+}
+
+void matmul_shared_input(std::span<const WeightMatrix* const> ws, const float* x,
+                         int64_t n_tokens, std::span<float* const> ys, ThreadPool* pool) {
+  if (ws.size() != ys.size() || ws.empty() || ws.size() > 4) {
+    throw std::invalid_argument("matmul_shared_input: " + std::to_string(ws.size()) +
+                                " matrices and " + std::to_string(ys.size()) +
+                                " outputs; give 1 to 4 of each");
+  }
+  if (!can_share_strip_pass(ws) || n_tokens <= 0) {
+    for (size_t i = 0; i < ws.size(); ++i) matmul(*ws[i], x, n_tokens, ys[i], pool);
+    return;
+  }
+  for (const WeightMatrix* w : ws) {
+    check_weight(*w, "matmul_shared_input");
+    if (!has_strip_layout(w->type, w->rows, w->cols)) {
+      throw std::invalid_argument("matmul_shared_input: a " + std::to_string(w->rows) + " x " +
+                                  std::to_string(w->cols) + " matrix is marked as strips but "
+                                  "has no strip layout");
+    }
+  }
+  strip_matmul(ws, x, n_tokens, ys, pool);
 }
 
 void weight_row(const WeightMatrix& w, int64_t row, float* dst) {

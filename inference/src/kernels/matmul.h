@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 
 #include "utter/inference/tensor_type.h"
 
@@ -38,6 +39,12 @@ const char* kernel_level_name(KernelLevel level);
 // y[t * w.rows + r] = dot(row r of w, x[t * w.cols ...]) for t in [0, n_tokens).
 // `pool` may be null for single-threaded use.
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool);
+
+// The products of 1 to 4 matrices with the same input x, as matmul(*ws[i], x, n_tokens,
+// ys[i], pool) for each. Matrices in strips of one type and width share one quantization of
+// x and one pass of the pool; others are computed one by one.
+void matmul_shared_input(std::span<const WeightMatrix* const> ws, const float* x,
+                         int64_t n_tokens, std::span<float* const> ys, ThreadPool* pool);
 
 // One row of `w` dequantized to floats (used for embedding lookups).
 void weight_row(const WeightMatrix& w, int64_t row, float* dst);
