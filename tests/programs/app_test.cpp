@@ -463,4 +463,22 @@ TEST_F(AppUnderXvfb, MicrophoneLossKeepsUtterance) {
   quit_app(log);
 }
 
+TEST_F(AppUnderXvfb, JournalFailureIsReported) {
+  // A file where the journal folder should be makes every journal write fail.
+  std::ofstream(dir_ / "journal") << "not a folder";
+  const fs::path document = dir_ / "kept.txt";
+  const fs::path log = dir_ / "app.log";
+  start_app("--open " + quote(document.string()) + " -m " + quote((dir_ / "missing.gguf").string()), log,
+            "kept.txt - utter");
+  ASSERT_EQ(xdotool("type --delay 40 'still editable'"), 0);
+  ASSERT_TRUE(wait_for([&] { return read_file(log).find("failed to autosave") != std::string::npos; }, 20s))
+      << "the failed journal write was not reported; log:\n" << read_file(log);
+  EXPECT_NE(read_file(log).find((dir_ / "journal").string()), std::string::npos) << "the message does not name the folder";
+
+  // Saving the document itself still works.
+  ASSERT_EQ(xdotool("key ctrl+s"), 0);
+  ASSERT_TRUE(wait_for([&] { return read_file(document) == "still editable"; }, 30s)) << read_file(log);
+  quit_app(log);
+}
+
 }  // namespace
