@@ -650,8 +650,14 @@ void EditorWindow::draw_rewrite_preview() {
 
 void EditorWindow::draw_status_bar() {
   ImGui::Separator();
-  const auto [line, column] = line_and_column(document_.text(), document_.selection().head);
-  ImGui::Text("Ln %zu, Col %zu", line, column);
+  // Counting lines walks the text up to the caret, so it is redone only when either changed.
+  const std::size_t head = document_.selection().head;
+  if (caret_position_revision_ != document_.revision() || caret_position_head_ != head) {
+    caret_position_ = line_and_column(document_.text(), head);
+    caret_position_revision_ = document_.revision();
+    caret_position_head_ = head;
+  }
+  ImGui::Text("Ln %zu, Col %zu", caret_position_.first, caret_position_.second);
   ImGui::SameLine();
   ImGui::TextDisabled("|");
   ImGui::SameLine();

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "app/editor_app.h"
@@ -135,6 +136,9 @@ class EditorWindow {
   std::string status_;
   std::chrono::steady_clock::time_point status_time_{};
   std::vector<std::string> font_notes_;
+  std::pair<std::size_t, std::size_t> caret_position_{1, 1};  // line and column in the status bar
+  std::uint64_t caret_position_revision_ = UINT64_MAX;
+  std::size_t caret_position_head_ = 0;
 
   FileDialog open_dialog_;
   FileDialog save_dialog_;

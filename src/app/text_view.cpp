@@ -88,6 +88,17 @@ std::size_t TextView::to_document(std::size_t shown_offset) const {
   return shown_offset - pending_length_;
 }
 
+const std::string& TextView::update_shown(const Document& document, const std::string& pending_text) {
+  if (shown_revision_ != document.revision() || shown_pending_at_ != pending_at_ || shown_pending_ != pending_text) {
+    shown_ = document.text();
+    shown_.insert(pending_at_, pending_text);
+    shown_revision_ = document.revision();
+    shown_pending_at_ = pending_at_;
+    shown_pending_ = pending_text;
+  }
+  return shown_;
+}
+
 void TextView::layout(const std::string& shown, float wrap_width, ImFont* font, float font_size) {
   lines_.clear();
   layout_paragraphs(shown, 0, shown.size(), wrap_width, font, font_size, lines_);
@@ -338,8 +349,7 @@ void TextView::draw(Document& document, const PendingText& pending, bool read_on
 
   pending_at_ = std::min(pending.position, document.size());
   pending_length_ = pending.text.size();
-  std::string shown = document.text();
-  shown.insert(pending_at_, pending.text);
+  const std::string& shown = update_shown(document, pending.text);
 
   const float margin = style.WindowPadding.x;
   const float wrap_width = std::max(ImGui::GetContentRegionAvail().x - 2 * margin - style.ScrollbarSize, font_size * 4);
@@ -362,9 +372,8 @@ void TextView::draw(Document& document, const PendingText& pending, bool read_on
   if (focused) handle_keyboard(document, read_only, shown, font, font_size, page_lines);
   // Keyboard edits change the text; lay it out again before drawing.
   if (laid_out_revision_ != document.revision()) {
-    shown = document.text();
     pending_at_ = std::min(pending.position, document.size());
-    shown.insert(pending_at_, pending.text);
+    update_shown(document, pending.text);
     layout(shown, wrap_width, font, font_size);
     laid_out_revision_ = document.revision();
   }

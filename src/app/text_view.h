@@ -36,6 +36,9 @@ class TextView {
     std::size_t end = 0;
   };
 
+  // Returns the document's text with the pending text inserted at pending_at_, rebuilt only
+  // when one of them changed, because copying a large document each frame costs time.
+  const std::string& update_shown(const editor::Document& document, const std::string& pending_text);
   void layout(const std::string& shown, float wrap_width, ImFont* font, float font_size);
   // Appends to lines the layout of the paragraphs from begin, a paragraph start, up to end, the
   // end of a paragraph.
@@ -56,6 +59,11 @@ class TextView {
   // Maps between document offsets and offsets in the shown text (document + pending text).
   std::size_t to_shown(std::size_t document_offset) const;
   std::size_t to_document(std::size_t shown_offset) const;
+
+  std::string shown_;
+  std::uint64_t shown_revision_ = UINT64_MAX;
+  std::size_t shown_pending_at_ = 0;
+  std::string shown_pending_;
 
   std::vector<VisualLine> lines_;
   std::uint64_t laid_out_revision_ = UINT64_MAX;
