@@ -468,19 +468,27 @@ void matmul_shared_input(std::span<const WeightMatrix* const> ws, const float* x
                                 " matrices and " + std::to_string(ys.size()) +
                                 " outputs; give 1 to 4 of each");
   }
-  if (!can_share_strip_pass(ws) || n_tokens <= 0) {
-    for (size_t i = 0; i < ws.size(); ++i) matmul(*ws[i], x, n_tokens, ys[i], pool);
-    return;
-  }
-  for (const WeightMatrix* w : ws) {
-    check_weight(*w, "matmul_shared_input");
-    if (!has_strip_layout(w->type, w->rows, w->cols)) {
-      throw std::invalid_argument("matmul_shared_input: a " + std::to_string(w->rows) + " x " +
-                                  std::to_string(w->cols) + " matrix is marked as strips but "
-                                  "has no strip layout");
+  // Runs of neighbouring matrices that can share a pass take one; the others go alone.
+  size_t begin = 0;
+  while (begin < ws.size()) {
+    size_t end = begin + 1;
+    while (end < ws.size() && can_share_strip_pass(ws.subspan(begin, end + 1 - begin))) ++end;
+    if (end - begin == 1 || n_tokens <= 0) {
+      for (size_t i = begin; i < end; ++i) matmul(*ws[i], x, n_tokens, ys[i], pool);
+    } else {
+      for (size_t i = begin; i < end; ++i) {
+        check_weight(*ws[i], "matmul_shared_input");
+        if (!has_strip_layout(ws[i]->type, ws[i]->rows, ws[i]->cols)) {
+          throw std::invalid_argument("matmul_shared_input: a " + std::to_string(ws[i]->rows) +
+                                      " x " + std::to_string(ws[i]->cols) +
+                                      " matrix is marked as strips but has no strip layout");
+        }
+      }
+      strip_matmul(ws.subspan(begin, end - begin), x, n_tokens, ys.subspan(begin, end - begin),
+                   pool);
     }
+    begin = end;
   }
-  strip_matmul(ws, x, n_tokens, ys, pool);
 }
 
 void weight_row(const WeightMatrix& w, int64_t row, float* dst) {

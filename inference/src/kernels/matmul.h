@@ -41,8 +41,8 @@ const char* kernel_level_name(KernelLevel level);
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool);
 
 // The products of 1 to 4 matrices with the same input x, as matmul(*ws[i], x, n_tokens,
-// ys[i], pool) for each. Matrices in strips of one type and width share one quantization of
-// x and one pass of the pool; others are computed one by one.
+// ys[i], pool) for each. Neighbouring matrices in strips of one type and width share one
+// quantization of x and one pass of the pool; others are computed one by one.
 void matmul_shared_input(std::span<const WeightMatrix* const> ws, const float* x,
                          int64_t n_tokens, std::span<float* const> ys, ThreadPool* pool);
 
