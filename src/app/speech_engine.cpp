@@ -445,7 +445,7 @@ void SpeechEngine::transcribe_file(std::filesystem::path path) {
   file_thread_ = std::thread([this, path = std::move(path)] {
     lower_inference_priority();
     std::string text_so_far;
-    EngineEvent done{EngineEvent::Kind::kFileDone};
+    EngineEvent done{EngineEvent::Kind::kFileDone, {}};
     try {
       // The session is shared with push-to-talk, which is refused while file_busy_ is set.
       worker_->wait_idle();
@@ -454,7 +454,7 @@ void SpeechEngine::transcribe_file(std::filesystem::path path) {
           path,
           [&](double done_seconds, double total_seconds) {
             if (file_cancel_) throw FileCancelled{};
-            EngineEvent progress{EngineEvent::Kind::kFileProgress};
+            EngineEvent progress{EngineEvent::Kind::kFileProgress, {}};
             progress.done = done_seconds;
             progress.total = total_seconds;
             post(std::move(progress));
