@@ -235,7 +235,9 @@ int run_editor_app(const AppOptions& options) {
       std::FILE* file = std::fopen(options.frame_stats.c_str(), "w");
       const std::string json = editor.frame_stats().to_json();
       if (file == nullptr || std::fwrite(json.data(), 1, json.size(), file) != json.size()) {
-        std::fprintf(app_log(), "utter: error: failed to write the frame statistics to %s: %s\n",
+        std::fprintf(app_log(),
+                     "utter: error: failed to write the frame statistics to %s: %s; "
+                     "check that its folder exists and is writable\n",
                      options.frame_stats.c_str(), std::strerror(errno));
         exit_status = 1;
       }
