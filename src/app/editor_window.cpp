@@ -633,14 +633,15 @@ void EditorWindow::draw_rewrite_preview() {
 
   ImGui::BeginChild("##rewrite-text");
   ImGui::PushTextWrapPos(0.0f);
+  const ImU32 text_color = ImGui::GetColorU32(ImGuiCol_Text);
   ImGui::TextDisabled("Before");
-  ImGui::TextUnformatted(preview_.pending.request.text.c_str());
+  wrapped_text(preview_.pending.request.text, text_color);
   ImGui::TextDisabled(preview_.done ? "After" : "After (writing...)");
   if (!preview_.error.empty()) {
     ImGui::TextColored(kWarningColor, "%s", preview_.error.c_str());
   } else {
     const std::string shown = editor::clean_rewrite_output(preview_.reply, preview_.pending.request.text);
-    ImGui::TextUnformatted(shown.c_str());
+    wrapped_text(shown, text_color);
   }
   ImGui::PopTextWrapPos();
   ImGui::EndChild();

@@ -23,7 +23,7 @@ using editor::TextUnit;
 
 bool is_continuation_byte(char c) { return (static_cast<unsigned char>(c) & 0xC0) == 0x80; }
 
-std::size_t next_code_point(const std::string& text, std::size_t offset) {
+std::size_t next_code_point(std::string_view text, std::size_t offset) {
   if (offset >= text.size()) return text.size();
   ++offset;
   while (offset < text.size() && is_continuation_byte(text[offset])) ++offset;
@@ -77,6 +77,35 @@ void draw_text(ImDrawList* draw_list, ImFont* font, float font_size, ImVec2 posi
 }
 
 }  // namespace
+
+void wrapped_text(std::string_view text, ImU32 color) {
+  ImFont* font = ImGui::GetFont();
+  const float font_size = ImGui::GetFontSize();
+  const float scale = font_size / font->FontSize;
+  const float width = std::max(ImGui::GetContentRegionAvail().x, font_size * 4);
+  const float line_height = ImGui::GetTextLineHeight();
+  ImDrawList* draw_list = ImGui::GetWindowDrawList();
+  ImVec2 position = ImGui::GetCursorScreenPos();
+  const ImVec2 start = position;
+  std::size_t line_start = 0;
+  while (line_start <= text.size()) {
+    std::size_t paragraph_end = text.find('\n', line_start);
+    if (paragraph_end == std::string_view::npos) paragraph_end = text.size();
+    const char* wrap =
+        font->CalcWordWrapPositionA(scale, text.data() + line_start, text.data() + paragraph_end, width);
+    std::size_t line_end = static_cast<std::size_t>(wrap - text.data());
+    if (line_end <= line_start && line_start < paragraph_end) line_end = next_code_point(text, line_start);
+    draw_text(draw_list, font, font_size, position, color, text.substr(line_start, line_end - line_start));
+    position.y += line_height;
+    line_start = line_end;
+    while (line_start < paragraph_end && text[line_start] == ' ') ++line_start;
+    if (line_start >= paragraph_end) {
+      if (paragraph_end >= text.size()) break;
+      line_start = paragraph_end + 1;
+    }
+  }
+  ImGui::Dummy(ImVec2(width, position.y - start.y));
+}
 
 std::size_t TextView::to_shown(std::size_t document_offset) const {
   return document_offset < pending_at_ ? document_offset : document_offset + pending_length_;

@@ -5,11 +5,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "utter/editor/document.h"
 
 struct ImFont;
+using ImU32 = unsigned int;
 
 namespace utter::app {
 
@@ -19,6 +21,10 @@ struct PendingText {
   std::string text;
   std::size_t position = 0;  // document byte offset it is shown at
 };
+
+// Draws text wrapped at the available width, like ImGui::TextWrapped, with the characters that
+// ImGui's atlas lacks (emoji among them) drawn as the text view draws them.
+void wrapped_text(std::string_view text, ImU32 color);
 
 class TextView {
  public:
