@@ -757,6 +757,8 @@ void EditorWindow::draw_settings() {
   static std::string device_error;
   if (ImGui::IsWindowAppearing()) {
     try {
+      // NOTE: PortAudio's device scan runs on the UI thread and stalls the frame that opens
+      // the Settings window.
       devices = audio::list_input_devices();
       device_error.clear();
     } catch (const std::exception& error) {

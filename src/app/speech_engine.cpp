@@ -404,6 +404,8 @@ void SpeechEngine::start_rewrite(editor::RewriteRequest request) {
     return;
   }
   cancel_rewrite();
+  // NOTE: this runs on the UI thread, which waits here for a cancelled rewrite to reach its
+  // next token, so a command right after a rejected one can stall a frame by one token's time.
   if (rewrite_thread_.joinable()) rewrite_thread_.join();
   rewrite_cancel_ = false;
   rewrite_busy_ = true;
