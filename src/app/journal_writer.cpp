@@ -44,11 +44,6 @@ void JournalWriter::discard(std::filesystem::path journal_path) {
   wake_.notify_all();
 }
 
-void JournalWriter::wait_idle() {
-  std::unique_lock lock(mutex_);
-  idle_.wait(lock, [this] { return queue_.empty() && !busy_; });
-}
-
 std::string JournalWriter::take_error() {
   std::lock_guard lock(mutex_);
   return std::exchange(error_, {});
@@ -61,12 +56,9 @@ void JournalWriter::run() {
     if (queue_.empty()) break;  // stopping, and everything queued is done
     JournalRequest request = std::move(queue_.front());
     queue_.pop_front();
-    busy_ = true;
     lock.unlock();
     perform(request);
     lock.lock();
-    busy_ = false;
-    if (queue_.empty()) idle_.notify_all();
   }
   // A write that failed and was not replaced by a newer one is tried once more on the way out.
   if (failed_) {
@@ -77,7 +69,6 @@ void JournalWriter::run() {
     lock.lock();
     if (failed_) std::fprintf(app_log(), "utter: error: %s\n", error_.c_str());
   }
-  idle_.notify_all();
 }
 
 void JournalWriter::perform(const JournalRequest& request) {

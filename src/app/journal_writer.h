@@ -40,8 +40,6 @@ class JournalWriter {
              editor::Selection selection);
   // Queues the removal of a journal; writes to it queued before are dropped.
   void discard(std::filesystem::path journal_path);
-  // Blocks until every queued request is done.
-  void wait_idle();
   // The message of the last failed write, once; empty when none failed since the last call.
   std::string take_error();
 
@@ -51,12 +49,10 @@ class JournalWriter {
 
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::condition_variable idle_;
   std::deque<JournalRequest> queue_;
   // A write that failed, kept so that it is tried again before anything newer to that journal.
   std::optional<JournalRequest> failed_;
   std::string error_;
-  bool busy_ = false;
   bool stopping_ = false;
   std::thread thread_;
 };
