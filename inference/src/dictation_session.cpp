@@ -166,11 +166,11 @@ void DictationSession::begin_utterance() {
 void DictationSession::prefill_frames(std::span<const float> samples, bool count_frames) {
   const int64_t n_frames = static_cast<int64_t>(samples.size() / AudioProjector::kFrameSamples);
   if (n_frames == 0) return;
-  // Replayed audio goes through in the same fixed groups as when it first arrived.
-  const size_t group_samples = static_cast<size_t>(options_.prefill_group_frames) * AudioProjector::kFrameSamples;
+  // Batches of up to max_batch frames: each batch reads every weight once.
+  const size_t batch_samples = static_cast<size_t>(options_.max_batch) * AudioProjector::kFrameSamples;
   std::vector<float> embeddings;
-  for (size_t begin = 0; begin < samples.size(); begin += group_samples) {
-    const auto group = samples.subspan(begin, std::min(group_samples, samples.size() - begin));
+  for (size_t begin = 0; begin < samples.size(); begin += batch_samples) {
+    const auto group = samples.subspan(begin, std::min(batch_samples, samples.size() - begin));
     embeddings.resize(group.size() / AudioProjector::kFrameSamples * projector_.n_embd());
     projector_.project(group, embeddings);
     context_->decode_embeddings(embeddings);
@@ -186,12 +186,19 @@ void DictationSession::push_audio(std::span<const float> samples) {
   pending_samples_.insert(pending_samples_.end(), samples.begin(), samples.end());
   utterance_samples_ += static_cast<int64_t>(samples.size());
 
+  // Whole groups are prefilled as they complete. When audio arrives faster than it is
+  // prefilled, the groups waiting go through together, up to max_batch frames: a batch
+  // costs little more than one group, because reading the weights dominates, so a session
+  // that falls behind catches up instead of falling further behind.
   const size_t group_samples = static_cast<size_t>(options_.prefill_group_frames) * AudioProjector::kFrameSamples;
+  const size_t groups_per_batch = static_cast<size_t>(std::max(1, options_.max_batch / options_.prefill_group_frames));
   size_t consumed = 0;
   while (pending_samples_.size() - consumed >= group_samples) {
-    ensure_room(options_.prefill_group_frames + options_.max_transcript_tokens + 64);
-    prefill_frames(std::span<const float>(pending_samples_).subspan(consumed, group_samples), true);
-    consumed += group_samples;
+    const size_t groups = std::min((pending_samples_.size() - consumed) / group_samples, groups_per_batch);
+    const size_t batch = groups * group_samples;
+    ensure_room(static_cast<int64_t>(batch / AudioProjector::kFrameSamples) + options_.max_transcript_tokens + 64);
+    prefill_frames(std::span<const float>(pending_samples_).subspan(consumed, batch), true);
+    consumed += batch;
   }
   pending_samples_.erase(pending_samples_.begin(), pending_samples_.begin() + static_cast<std::ptrdiff_t>(consumed));
 }

@@ -30,7 +30,7 @@ class TextModel;
 struct DictationOptions {
   std::string system_prompt;  // empty: no system turn
   std::string instruction = "Transcribe this audio.";
-  int prefill_group_frames = 8;       // audio frames embedded and prefilled together
+  int prefill_group_frames = 8;       // audio frames prefilled together as soon as they arrive
   int max_transcript_tokens = 448;    // per utterance
   SamplingParams sampling;            // temperature 0 (greedy) by default
   int threads = 0;                    // 0: one per core
