@@ -15,7 +15,7 @@ namespace utter::inference {
 
 namespace kernels {
 int64_t int8_peak_avx512(int64_t iterations);
-uint64_t sum_words_avx2(const uint64_t* words, int64_t count);
+uint64_t sum_words_avx512(const uint64_t* words, int64_t count);
 }
 
 namespace {
@@ -47,15 +47,15 @@ double measure_read_bandwidth(int threads, size_t bytes, int repeat) {
   const size_t words = std::max<size_t>(bytes / sizeof(uint64_t), 1024);
   std::unique_ptr<uint64_t[]> buffer(new uint64_t[words]);
   for (size_t i = 0; i < words; ++i) buffer[i] = i;
-  const bool avx2 = detected_kernel_level() >= KernelLevel::Avx2;
+  const bool avx512 = detected_kernel_level() == KernelLevel::Avx512;
   ThreadPool pool(threads);
   std::vector<uint64_t> sums(static_cast<size_t>(threads));
   std::vector<double> rates;
   for (int r = 0; r < std::max(repeat, 1) + 1; ++r) {
     const auto start = Clock::now();
     pool.parallel_for(static_cast<int64_t>(words), 4096, [&](int64_t begin, int64_t end, int index) {
-      if (avx2) {
-        sums[static_cast<size_t>(index)] += kernels::sum_words_avx2(buffer.get() + begin, end - begin);
+      if (avx512) {
+        sums[static_cast<size_t>(index)] += kernels::sum_words_avx512(buffer.get() + begin, end - begin);
         return;
       }
       uint64_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
@@ -74,8 +74,9 @@ double measure_read_bandwidth(int threads, size_t bytes, int repeat) {
   }
   volatile uint64_t sink = 0;
   for (uint64_t s : sums) sink = sink + s;
-  std::sort(rates.begin(), rates.end());
-  return rates[rates.size() / 2];
+  // The best pass: other work on the machine only ever slows a pass down, and the figure is a
+  // limit of the machine.
+  return *std::max_element(rates.begin(), rates.end());
 }
 
 double measure_int8_peak(int threads, double seconds) {
@@ -96,18 +97,26 @@ double measure_int8_peak(int threads, double seconds) {
     }
     iterations *= 4;
   }
+  // Five slices, and the best one counts: other work on the machine only ever slows a slice
+  // down, and the figure is a limit of the machine.
+  constexpr int kSlices = 5;
+  iterations = std::max<int64_t>(1, iterations / kSlices);
   ThreadPool pool(threads);
   std::vector<int64_t> results(static_cast<size_t>(threads));
-  const auto start = Clock::now();
-  pool.parallel_for(threads, 1, [&](int64_t begin, int64_t end, int) {
-    for (int64_t t = begin; t < end; ++t) results[static_cast<size_t>(t)] = run(iterations);
-  });
-  const double elapsed = seconds_since(start);
+  double best = 0.0;
+  for (int slice = 0; slice < kSlices; ++slice) {
+    const auto start = Clock::now();
+    pool.parallel_for(threads, 1, [&](int64_t begin, int64_t end, int) {
+      for (int64_t t = begin; t < end; ++t) results[static_cast<size_t>(t)] = run(iterations);
+    });
+    const double elapsed = seconds_since(start);
+    // 8 accumulators x 64 byte products x 2 operations per round.
+    const double ops = static_cast<double>(iterations) * 8.0 * 64.0 * 2.0 * threads;
+    best = std::max(best, ops / elapsed);
+  }
   volatile int64_t sink = 0;
   for (int64_t r : results) sink = sink + r;
-  // 8 accumulators x 64 byte products x 2 operations per round.
-  const double ops = static_cast<double>(iterations) * 8.0 * 64.0 * 2.0 * threads;
-  return ops / elapsed;
+  return best;
 }
 
 std::string active_kernel_level_name() { return kernel_level_name(active_kernel_level()); }

@@ -7,12 +7,12 @@
 namespace utter::inference {
 
 // Reads a buffer of `bytes` (much larger than the caches) with `threads` threads, `repeat`
-// times, and returns the median read rate in bytes per second.
+// times, and returns the best read rate in bytes per second.
 double measure_read_bandwidth(int threads, size_t bytes, int repeat);
 
 // Runs independent int8 multiply-add chains (AVX-512 VNNI where present, else plain C++) on
-// `threads` threads for about `seconds` and returns integer operations per second. One
-// multiply plus one add count as two operations.
+// `threads` threads for about `seconds`, in five slices, and returns the integer operations
+// per second of the best slice. One multiply plus one add count as two operations.
 double measure_int8_peak(int threads, double seconds);
 
 // The kernel level in use ("scalar", "avx2" or "avx512").
