@@ -106,7 +106,7 @@ double measure_int8_peak(int threads, double seconds) {
   double best = 0.0;
   for (int slice = 0; slice < kSlices; ++slice) {
     const auto start = Clock::now();
-    pool.parallel_for(threads, 1, [&](int64_t begin, int64_t end, int) {
+    pool.parallel_for_each_thread(threads, [&](int64_t begin, int64_t end, int) {
       for (int64_t t = begin; t < end; ++t) results[static_cast<size_t>(t)] = run(iterations);
     });
     const double elapsed = seconds_since(start);

@@ -22,20 +22,40 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::run_share(int index) {
-  // Static split: thread i takes the i-th of size() nearly equal pieces, rounded to the grain.
+  // Threads take chunks from a shared counter until none are left, so a thread that other
+  // work on the machine slows down takes fewer chunks instead of holding everyone up at the
+  // end. About eight chunks per thread keep the counter cheap.
   const int64_t threads = size();
   const int64_t units = (count_ + grain_ - 1) / grain_;
-  const int64_t begin_unit = units * index / threads;
-  const int64_t end_unit = units * (index + 1) / threads;
-  const int64_t begin = std::min(count_, begin_unit * grain_);
-  const int64_t end = std::min(count_, end_unit * grain_);
+  const int64_t chunk_units = std::max<int64_t>(1, units / (threads * 8));
+  for (;;) {
+    const int64_t first_unit = next_unit_.fetch_add(chunk_units, std::memory_order_relaxed);
+    if (first_unit >= units) return;
+    const int64_t begin = first_unit * grain_;
+    const int64_t end = std::min(count_, (first_unit + chunk_units) * grain_);
+    (*body_)(begin, end, index);
+  }
+}
+
+void ThreadPool::run_fixed_share(int index) {
+  const int64_t threads = size();
+  const int64_t begin = count_ * index / threads;
+  const int64_t end = count_ * (index + 1) / threads;
   if (begin < end) (*body_)(begin, end, index);
 }
 
 void ThreadPool::parallel_for(int64_t count, int64_t grain, RangeTask body) {
+  run(count, grain, false, body);
+}
+
+void ThreadPool::parallel_for_each_thread(int64_t count, RangeTask body) {
+  run(count, 1, true, body);
+}
+
+void ThreadPool::run(int64_t count, int64_t grain, bool fixed, RangeTask body) {
   if (count <= 0) return;
   grain = std::max<int64_t>(grain, 1);
-  if (workers_.empty() || count <= grain) {
+  if (workers_.empty() || (!fixed && count <= grain)) {
     body(0, count, 0);
     return;
   }
@@ -45,10 +65,16 @@ void ThreadPool::parallel_for(int64_t count, int64_t grain, RangeTask body) {
     count_ = count;
     grain_ = grain;
     pending_ = static_cast<int>(workers_.size());
+    next_unit_.store(0, std::memory_order_relaxed);
+    fixed_shares_ = fixed;
     ++generation_;
   }
   start_cv_.notify_all();
-  run_share(0);
+  if (fixed) {
+    run_fixed_share(0);
+  } else {
+    run_share(0);
+  }
   std::unique_lock lock(mutex_);
   done_cv_.wait(lock, [this] { return pending_ == 0; });
   body_ = nullptr;
@@ -63,7 +89,11 @@ void ThreadPool::worker_loop(int index) {
       if (stopping_) return;
       seen_generation = generation_;
     }
-    run_share(index);
+    if (fixed_shares_) {
+      run_fixed_share(index);
+    } else {
+      run_share(index);
+    }
     {
       std::lock_guard lock(mutex_);
       --pending_;

@@ -1,6 +1,7 @@
 // A fixed set of worker threads that split loops into contiguous ranges.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -38,12 +39,18 @@ class ThreadPool {
   int size() const { return static_cast<int>(workers_.size()) + 1; }
 
   // Calls body(begin, end, thread_index) over contiguous pieces of [0, count) on every thread,
-  // the caller included, and returns when all pieces are done. `grain` is the smallest piece.
+  // the caller included, and returns when all pieces are done. `grain` is the smallest piece;
+  // a thread may get several pieces.
   void parallel_for(int64_t count, int64_t grain, RangeTask body);
+  // As parallel_for, but thread i gets exactly the i-th of size() nearly equal pieces, for
+  // work that must run once on every thread, such as a per-thread probe.
+  void parallel_for_each_thread(int64_t count, RangeTask body);
 
  private:
   void worker_loop(int index);
   void run_share(int index);
+  void run_fixed_share(int index);
+  void run(int64_t count, int64_t grain, bool fixed, RangeTask body);
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
@@ -52,6 +59,8 @@ class ThreadPool {
   const RangeTask* body_ = nullptr;
   int64_t count_ = 0;
   int64_t grain_ = 1;
+  std::atomic<int64_t> next_unit_{0};  // the next unit of grain_ items to hand out
+  bool fixed_shares_ = false;
   uint64_t generation_ = 0;
   int pending_ = 0;
   bool stopping_ = false;
