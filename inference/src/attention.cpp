@@ -5,6 +5,7 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/attention_kernels.h"
 #include "kernels/half_vector.h"
 #include "kernels/matmul.h"
 #include "kernels/quantize.h"
@@ -56,12 +57,14 @@ void attend(const AttentionShape& shape, const KvCache& cache, const float* quer
   const int64_t passes_per_token = shape.n_head / pass;
   const int64_t n_items = n_tokens * passes_per_token;
   const bool simd = active_kernel_level() != KernelLevel::Scalar;
+  const bool wide = active_kernel_level() == KernelLevel::Avx512 && head_dim % 16 == 0;
 
   auto work = [&](int64_t begin, int64_t end, int) {
     // Reused across calls so the token loop does not allocate once the sizes are reached.
     thread_local std::vector<float> query_rows;
     thread_local std::vector<float> scores;
     thread_local std::vector<float> accumulators;
+    thread_local std::vector<const uint16_t*> rows;  // the visible cache rows, oldest first
     query_rows.resize(static_cast<size_t>(pass) * head_dim);
     accumulators.resize(static_cast<size_t>(pass) * head_dim);
     const float* query_pointers[kMaxPass];
@@ -94,7 +97,18 @@ void attend(const AttentionShape& shape, const KvCache& cache, const float* quer
 
       // scores[g * visible + j]: head g against the j-th visible key.
       scores.resize(static_cast<size_t>(pass * visible));
-      for (int64_t j = 0; j < visible; ++j) {
+      if (wide) {
+        rows.resize(static_cast<size_t>(visible));
+        for (int64_t j = 0; j < visible; ++j) {
+          rows[j] = cache.key(shape.layer, oldest + j) + kv_head * head_dim;
+        }
+        kernels::attention_scores_avx512(query_pointers, pass, rows.data(), visible, head_dim,
+                                         scores.data(), visible);
+        if (shape.scale != 1.0f) {
+          for (float& score : scores) score *= shape.scale;
+        }
+      }
+      for (int64_t j = 0; j < visible && !wide; ++j) {
         const uint16_t* k = cache.key(shape.layer, oldest + j) + kv_head * head_dim;
         if (simd) {
           kernels::dot_half_many_avx2(query_pointers, pass, k, head_dim, row_scores);
@@ -118,8 +132,16 @@ void attend(const AttentionShape& shape, const KvCache& cache, const float* quer
         inverse_sums[g] = static_cast<float>(1.0 / sum);
       }
 
-      std::fill(accumulators.begin(), accumulators.end(), 0.0f);
-      for (int64_t j = 0; j < visible; ++j) {
+      if (wide) {
+        for (int64_t j = 0; j < visible; ++j) {
+          rows[j] = cache.value(shape.layer, oldest + j) + kv_head * head_dim;
+        }
+        kernels::attention_values_avx512(scores.data(), visible, pass, rows.data(), visible,
+                                         head_dim, accumulator_pointers);
+      } else {
+        std::fill(accumulators.begin(), accumulators.end(), 0.0f);
+      }
+      for (int64_t j = 0; j < visible && !wide; ++j) {
         const uint16_t* v = cache.value(shape.layer, oldest + j) + kv_head * head_dim;
         for (int g = 0; g < pass; ++g) row_scores[g] = scores[g * visible + j];
         if (simd) {
