@@ -72,7 +72,8 @@ void values_step(const float* weights, int64_t weight_stride, const uint16_t* co
 template <int HEADS>
 void values_for_heads(const float* weights, int64_t weight_stride, const uint16_t* const* values,
                       int64_t n_values, int head_dim, float* const* outs) {
-  constexpr int kChunks = HEADS >= 8 ? 2 : 16 / HEADS > 8 ? 8 : 16 / HEADS;
+  // Up to 16 accumulators (at most 8 chunks), leaving registers for the widened values.
+  constexpr int kChunks = std::min(8, std::max(2, 16 / HEADS));
   int offset = 0;
   for (; offset + 16 * kChunks <= head_dim; offset += 16 * kChunks) {
     values_step<HEADS, kChunks>(weights, weight_stride, values, n_values, offset, outs);
