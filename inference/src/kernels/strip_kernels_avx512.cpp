@@ -38,8 +38,8 @@ inline void store_rows(const __m512* acc, int tokens, float* out) {
   for (int t = 0; t < tokens; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
 }
 
-// Single-token products stream their weights from memory; asking for the lines a little
-// ahead keeps more of them in flight than the hardware prefetcher alone.
+// Every product streams its weights from memory on the first pass over a strip; asking for
+// the lines a little ahead keeps more of them in flight than the hardware prefetcher alone.
 constexpr int kPrefetchBytes = 1024;
 
 inline void prefetch_ahead(const uint8_t* p, size_t bytes) {
@@ -60,7 +60,7 @@ void strip_q4_0(const std::byte* strip, int64_t cols, const std::byte* group, in
   for (int64_t b = 0; b < n_blocks; ++b) {
     const Block32Offsets at = block32_offsets(b, n_blocks, kQ4_0StripQuantBytes);
     const uint8_t* quants = base + at.quants;
-    if (T == 1) prefetch_ahead(quants, kQ4_0StripQuantBytes + 32);
+    prefetch_ahead(quants, kQ4_0StripQuantBytes + 32);
     __m512i low[4], high[4];
     for (int j = 0; j < 4; ++j) {
       const __m512i raw = load512(quants + 64 * j);
@@ -124,7 +124,7 @@ void strip_q8_0(const std::byte* strip, int64_t cols, const std::byte* group, in
   for (int64_t b = 0; b < n_blocks; ++b) {
     const Block32Offsets at = block32_offsets(b, n_blocks, kQ8_0StripQuantBytes);
     const uint8_t* quants = base + at.quants;
-    if (T == 1) prefetch_ahead(quants, kQ8_0StripQuantBytes + 32);
+    prefetch_ahead(quants, kQ8_0StripQuantBytes + 32);
     __m512i levels[8];
     for (int j = 0; j < 8; ++j) levels[j] = load512(quants + 64 * j);
     const __m512 weight_scales = load_scales(base + at.scales);
@@ -163,31 +163,61 @@ void strip_q4_k(const std::byte* strip, int64_t cols, const std::byte* group, in
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < cols / kBlock256; ++b) {
     const uint8_t* part = base + static_cast<size_t>(b) * kQ4_KStripBlockBytes;
-    if (T == 1) prefetch_ahead(part, kQ4_KStripBlockBytes);
+    prefetch_ahead(part, kQ4_KStripBlockBytes);
     const uint8_t* block = tokens + static_cast<size_t>(b) * kGroupQ8_KBlockBytes;
     const uint8_t* qs = block + 256 * first;
     __m512i total[T];
     for (int t = 0; t < T; ++t) total[t] = _mm512_setzero_si512();
-    for (int s = 0; s < 8; ++s) {
-      const uint8_t* quants = part + 512 * (s / 2);
-      const int shift = 4 * (s % 2);
-      __m512i levels[8];
-      for (int j = 0; j < 8; ++j) {
-        levels[j] = _mm512_and_si512(
-            _mm512_srl_epi16(load512(quants + 64 * j), _mm_cvtsi32_si128(shift)), low_mask);
-      }
-      const __m512i scale = _mm512_cvtepu8_epi32(
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(part + kQ4_KStripScales + 16 * s)));
-      for (int t = 0; t < T; ++t) {
-        const uint8_t* q = qs + 256 * t + 32 * s;
-        __m512i sum_even = _mm512_setzero_si512();
-        __m512i sum_odd = _mm512_setzero_si512();
-        for (int j = 0; j < 8; j += 2) {
-          sum_even = _mm512_dpbusd_epi32(sum_even, levels[j], broadcast_word(q + 4 * j));
-          sum_odd = _mm512_dpbusd_epi32(sum_odd, levels[j + 1], broadcast_word(q + 4 * j + 4));
+    if constexpr (T <= 2) {
+      // Few tokens: both nibbles of each load are used at once, so every byte is loaded once.
+      // Chunk c holds sub-blocks 2 c (low nibbles) and 2 c + 1 (high nibbles) of each row.
+      for (int c = 0; c < 4; ++c) {
+        const uint8_t* quants = part + 512 * c;
+        __m512i low[8], high[8];
+        for (int j = 0; j < 8; ++j) {
+          const __m512i raw = load512(quants + 64 * j);
+          low[j] = _mm512_and_si512(raw, low_mask);
+          high[j] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low_mask);
         }
-        total[t] = _mm512_add_epi32(
-            total[t], _mm512_mullo_epi32(_mm512_add_epi32(sum_even, sum_odd), scale));
+        const __m512i scale_low = _mm512_cvtepu8_epi32(_mm_loadu_si128(
+            reinterpret_cast<const __m128i*>(part + kQ4_KStripScales + 16 * (2 * c))));
+        const __m512i scale_high = _mm512_cvtepu8_epi32(_mm_loadu_si128(
+            reinterpret_cast<const __m128i*>(part + kQ4_KStripScales + 16 * (2 * c + 1))));
+        for (int t = 0; t < T; ++t) {
+          const uint8_t* q = qs + 256 * t + 64 * c;
+          __m512i sum_low = _mm512_setzero_si512();
+          __m512i sum_high = _mm512_setzero_si512();
+          for (int j = 0; j < 8; ++j) {
+            sum_low = _mm512_dpbusd_epi32(sum_low, low[j], broadcast_word(q + 4 * j));
+            sum_high = _mm512_dpbusd_epi32(sum_high, high[j], broadcast_word(q + 32 + 4 * j));
+          }
+          total[t] = _mm512_add_epi32(total[t], _mm512_mullo_epi32(sum_low, scale_low));
+          total[t] = _mm512_add_epi32(total[t], _mm512_mullo_epi32(sum_high, scale_high));
+        }
+      }
+    } else {
+      // More tokens: one sub-block at a time, which leaves registers for their sums.
+      for (int s = 0; s < 8; ++s) {
+        const uint8_t* quants = part + 512 * (s / 2);
+        const int shift = 4 * (s % 2);
+        __m512i levels[8];
+        for (int j = 0; j < 8; ++j) {
+          levels[j] = _mm512_and_si512(
+              _mm512_srl_epi16(load512(quants + 64 * j), _mm_cvtsi32_si128(shift)), low_mask);
+        }
+        const __m512i scale = _mm512_cvtepu8_epi32(
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(part + kQ4_KStripScales + 16 * s)));
+        for (int t = 0; t < T; ++t) {
+          const uint8_t* q = qs + 256 * t + 32 * s;
+          __m512i sum_even = _mm512_setzero_si512();
+          __m512i sum_odd = _mm512_setzero_si512();
+          for (int j = 0; j < 8; j += 2) {
+            sum_even = _mm512_dpbusd_epi32(sum_even, levels[j], broadcast_word(q + 4 * j));
+            sum_odd = _mm512_dpbusd_epi32(sum_odd, levels[j + 1], broadcast_word(q + 4 * j + 4));
+          }
+          total[t] = _mm512_add_epi32(
+              total[t], _mm512_mullo_epi32(_mm512_add_epi32(sum_even, sum_odd), scale));
+        }
       }
     }
     const __m512 d = load_scales(part + kQ4_KStripD);
@@ -238,7 +268,7 @@ void strip_q6_k(const std::byte* strip, int64_t cols, const std::byte* group, in
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t b = 0; b < cols / kBlock256; ++b) {
     const uint8_t* part = base + static_cast<size_t>(b) * kQ6_KStripBlockBytes;
-    if (T == 1) prefetch_ahead(part, kQ6_KStripBlockBytes);
+    prefetch_ahead(part, kQ6_KStripBlockBytes);
     const uint8_t* block = tokens + static_cast<size_t>(b) * kGroupQ8_KBlockBytes;
     const uint8_t* qs = block + 256 * first;
     __m512i total[T];
