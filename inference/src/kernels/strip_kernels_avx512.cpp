@@ -153,6 +153,36 @@ void strip_q8_0(const std::byte* strip, int64_t cols, const std::byte* group, in
   store_rows(acc, T, out);
 }
 
+// The scale of sub-block s of each row, one per int32 lane.
+inline __m512i q4_k_scale(const uint8_t* part, int s) {
+  const __m512i bytes = _mm512_cvtepu8_epi32(
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(part + kQ4_KStripScales + 16 * s)));
+  return _mm512_and_si512(bytes, _mm512_set1_epi32(63));
+}
+
+// The mins of sub-blocks 2 q and 2 q + 1 of each row as int16 pairs, put together from their
+// low nibbles and the two bits above each scale.
+inline __m512i q4_k_min_pairs(const uint8_t* part, int q) {
+  const __m128i nibble_mask = _mm_set1_epi8(0x0F);
+  const __m128i nibbles =
+      _mm_loadu_si128(reinterpret_cast<const __m128i*>(part + kQ4_KStripMinBits + 16 * q));
+  const __m128i low_first = _mm_and_si128(nibbles, nibble_mask);
+  const __m128i low_second = _mm_and_si128(_mm_srli_epi16(nibbles, 4), nibble_mask);
+  const __m128i top_mask = _mm_set1_epi8(0x03);
+  const __m128i top_first = _mm_and_si128(
+      _mm_srli_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(
+                         part + kQ4_KStripScales + 16 * (2 * q))), 6), top_mask);
+  const __m128i top_second = _mm_and_si128(
+      _mm_srli_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(
+                         part + kQ4_KStripScales + 16 * (2 * q + 1))), 6), top_mask);
+  const __m128i first = _mm_or_si128(low_first, _mm_slli_epi16(top_first, 4));
+  const __m128i second = _mm_or_si128(low_second, _mm_slli_epi16(top_second, 4));
+  // Bytes in row order, each row's pair side by side: first 0, second 0, first 1, ...
+  const __m256i pairs = _mm256_set_m128i(_mm_unpackhi_epi8(first, second),
+                                         _mm_unpacklo_epi8(first, second));
+  return _mm512_cvtepu8_epi16(pairs);
+}
+
 template <int T>
 void strip_q4_k(const std::byte* strip, int64_t cols, const std::byte* group, int first,
                 float* out) {
@@ -179,10 +209,8 @@ void strip_q4_k(const std::byte* strip, int64_t cols, const std::byte* group, in
           low[j] = _mm512_and_si512(raw, low_mask);
           high[j] = _mm512_and_si512(_mm512_srli_epi16(raw, 4), low_mask);
         }
-        const __m512i scale_low = _mm512_cvtepu8_epi32(_mm_loadu_si128(
-            reinterpret_cast<const __m128i*>(part + kQ4_KStripScales + 16 * (2 * c))));
-        const __m512i scale_high = _mm512_cvtepu8_epi32(_mm_loadu_si128(
-            reinterpret_cast<const __m128i*>(part + kQ4_KStripScales + 16 * (2 * c + 1))));
+        const __m512i scale_low = q4_k_scale(part, 2 * c);
+        const __m512i scale_high = q4_k_scale(part, 2 * c + 1);
         for (int t = 0; t < T; ++t) {
           const uint8_t* q = qs + 256 * t + 64 * c;
           __m512i sum_low = _mm512_setzero_si512();
@@ -205,8 +233,7 @@ void strip_q4_k(const std::byte* strip, int64_t cols, const std::byte* group, in
           levels[j] = _mm512_and_si512(
               _mm512_srl_epi16(load512(quants + 64 * j), _mm_cvtsi32_si128(shift)), low_mask);
         }
-        const __m512i scale = _mm512_cvtepu8_epi32(
-            _mm_loadu_si128(reinterpret_cast<const __m128i*>(part + kQ4_KStripScales + 16 * s)));
+        const __m512i scale = q4_k_scale(part, s);
         for (int t = 0; t < T; ++t) {
           const uint8_t* q = qs + 256 * t + 32 * s;
           __m512i sum_even = _mm512_setzero_si512();
@@ -223,10 +250,7 @@ void strip_q4_k(const std::byte* strip, int64_t cols, const std::byte* group, in
     const __m512 d = load_scales(part + kQ4_KStripD);
     const __m512 dmin = load_scales(part + kQ4_KStripDmin);
     __m512i mins[4];
-    for (int q = 0; q < 4; ++q) {
-      mins[q] = _mm512_cvtepu8_epi16(
-          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(part + kQ4_KStripMins + 32 * q)));
-    }
+    for (int q = 0; q < 4; ++q) mins[q] = q4_k_min_pairs(part, q);
     const auto* scales = reinterpret_cast<const float*>(block + kGroupQ8_KScales) + first;
     const uint8_t* sums = block + kGroupQ8_KSums + 32 * first;
     for (int t = 0; t < T; ++t) {

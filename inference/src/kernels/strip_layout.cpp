@@ -128,8 +128,10 @@ void pack_q4_k_strip(const std::byte* src, size_t row_bytes, int64_t cols, std::
       for (int s = 0; s < 8; ++s) {
         uint8_t scale, min;
         unpack_scale_min_k4(block.scales, s, scale, min);
-        part[kQ4_KStripScales + 16 * s + r] = scale;
-        part[kQ4_KStripMins + 32 * (s / 2) + 2 * r + s % 2] = min;
+        part[kQ4_KStripScales + 16 * s + r] = static_cast<uint8_t>(scale | ((min >> 4) << 6));
+        uint8_t& bits = part[kQ4_KStripMinBits + 16 * (s / 2) + r];
+        bits = static_cast<uint8_t>(s % 2 == 0 ? (bits & 0xF0) | (min & 0x0F)
+                                               : (bits & 0x0F) | ((min & 0x0F) << 4));
       }
     }
   }
@@ -149,8 +151,11 @@ void unpack_q4_k_row(const std::byte* strip, int64_t cols, int64_t r, std::byte*
     std::memcpy(&block.dmin, part + kQ4_KStripDmin + 2 * r, 2);
     uint8_t scales[8], mins[8];
     for (int s = 0; s < 8; ++s) {
-      scales[s] = part[kQ4_KStripScales + 16 * s + r];
-      mins[s] = part[kQ4_KStripMins + 32 * (s / 2) + 2 * r + s % 2];
+      const uint8_t scale_byte = part[kQ4_KStripScales + 16 * s + r];
+      const uint8_t bits = part[kQ4_KStripMinBits + 16 * (s / 2) + r];
+      scales[s] = scale_byte & 63;
+      mins[s] = static_cast<uint8_t>(((s % 2 == 0 ? bits : bits >> 4) & 0x0F) |
+                                     ((scale_byte >> 6) << 4));
     }
     pack_scale_min_k4(scales, mins, block.scales);
   }

@@ -5,9 +5,8 @@
 // lane r the four weights of row r, and one vpdpbusd with four broadcast activation bytes adds
 // those four products into lane r. Sixteen rows then advance together with no horizontal
 // sums, and the scales of the 16 rows of a block sit together as one vector. The strip holds
-// exactly the information of the 16 rows (Q4_0, Q8_0, Q6_K: the same number of bytes; Q4_K:
-// its 6-bit scales and mins widened to bytes, 2.8 % more), so results are those of the
-// row-major kernels up to the order of float additions.
+// exactly the information of the 16 rows in the same number of bytes, so results are those of
+// the row-major kernels up to the order of float additions.
 //
 // Byte layout of one strip, per block of 32 (Q4_0, Q8_0) or super-block of 256 (Q4_K, Q6_K)
 // columns; r is the row within the strip and p the byte within a 4-byte group:
@@ -17,8 +16,9 @@
 //   aligned; an odd last block is quants then scales.
 // - Q8_0: as Q4_0 with 512 quant bytes (j = 0..7), each stored as q + 128 (unsigned).
 // - Q4_K: 2048 quant bytes, byte 512 c + 64 j + 4 r + p = qs[32 c + 4 j + p] of row r; then
-//   16 fp16 d, 16 fp16 dmin, 128 scale bytes (sub-block s of row r at 16 s + r) and 128 min
-//   bytes (byte 32 q + 2 r + k = min of sub-block 2 q + k of row r).
+//   16 fp16 d, 16 fp16 dmin, 128 scale bytes (byte 16 s + r: the 6-bit scale of sub-block s
+//   of row r, with bits 4-5 of its min on top) and 64 bytes of the mins' low bits (byte
+//   16 q + r: sub-block 2 q in the low nibble, 2 q + 1 in the high one).
 // - Q6_K: the 6-bit levels (0..63) of column e of row r split into a low nibble plane of 2048
 //   bytes (byte 64 j + 4 r + p: low nibble from column 4 j + p, high nibble from column
 //   128 + 4 j + p, j = 0..31) and a high-bit plane of 1024 bytes (byte 64 j + 4 r + p: bit
@@ -40,7 +40,7 @@ constexpr int64_t kStripRows = 16;
 // for the type and rows is a whole number of strips.
 bool has_strip_layout(TensorType type, int64_t rows, int64_t cols);
 
-// Bytes of one strip of `cols` columns; 16 times the row size except for Q4_K.
+// Bytes of one strip of `cols` columns: 16 times the row size.
 size_t strip_bytes(TensorType type, int64_t cols);
 
 // Rearranges `rows` rows that lie `row_bytes` apart in GGUF block layout into rows / 16
@@ -70,9 +70,9 @@ inline Block32Offsets block32_offsets(int64_t block, int64_t n_blocks, size_t qu
 constexpr size_t kQ4_0StripQuantBytes = 256;
 constexpr size_t kQ8_0StripQuantBytes = 512;
 // Byte offsets within the strip part of one super-block.
-constexpr size_t kQ4_KStripBlockBytes = 2048 + 32 + 32 + 128 + 128;
+constexpr size_t kQ4_KStripBlockBytes = 2048 + 32 + 32 + 128 + 64;
 constexpr size_t kQ4_KStripD = 2048, kQ4_KStripDmin = 2080, kQ4_KStripScales = 2112,
-                 kQ4_KStripMins = 2240;
+                 kQ4_KStripMinBits = 2240;
 constexpr size_t kQ6_KStripBlockBytes = 2048 + 1024 + 256 + 32;
 constexpr size_t kQ6_KStripHigh = 2048, kQ6_KStripScales = 3072, kQ6_KStripD = 3328;
 
