@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -42,7 +43,13 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help and --version end parsing with success; CLI11 prints them.
+    if (e.get_exit_code() == 0) return app.exit(e);
+    const auto parsed = app.get_subcommands();
+    const std::string command = parsed.empty() ? "" : " " + parsed.back()->get_name();
+    std::fprintf(stderr, "utter: error: %s\nRun 'utter%s --help' to see the options.\n", e.what(),
+                 command.c_str());
+    return 2;
   }
 
   if (app.get_subcommands().empty()) {

@@ -171,4 +171,20 @@ TEST(Inspect, HostileStringsAreEscaped) {
   std::filesystem::remove(path);
 }
 
+// A command-line mistake is a usage error: status 2, one "utter: error:" line naming the
+// problem, and where to find the options.
+TEST(CommandLine, UnknownOptionIsAUsageError) {
+  const RunResult result = run_utter("inspect --no-such-option x.gguf");
+  EXPECT_EQ(result.status, 2);
+  EXPECT_NE(result.err.find("utter: error:"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("--no-such-option"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("utter inspect --help"), std::string::npos) << result.err;
+}
+
+TEST(CommandLine, HelpStillSucceeds) {
+  const RunResult result = run_utter("inspect --help");
+  EXPECT_EQ(result.status, 0);
+  EXPECT_NE(result.out.find("inspect"), std::string::npos);
+}
+
 }  // namespace
