@@ -193,7 +193,7 @@ void SpeechEngine::load_model() {
     summary.mmproj_path = files.mmproj;
     summary.model_bytes = file_size_or_zero(files.model);
     summary.mmproj_bytes = file_size_or_zero(files.mmproj);
-    summary.weight_type = model_->dominant_weight_type();
+    summary.weight_type = model_->weight_format();
     summary.layers = model_->config().n_layer;
     summary.embedding_size = model_->config().n_embd;
     summary.load_seconds = std::chrono::duration<double>(Clock::now() - started).count();
