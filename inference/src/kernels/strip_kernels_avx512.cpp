@@ -388,7 +388,7 @@ StripFn avx512_strip_kernel(TensorType type) {
     case TensorType::Q8_0:
       return by_tokens<strip_q8_0<1>, strip_q8_0<2>, strip_q8_0<4>, strip_q8_0<8>, strip_q8_0<16>>;
     case TensorType::Q4_K:
-      return by_tokens<strip_q4_k<1>, strip_q4_k<2>, strip_q4_k<4>, strip_q4_k<8>, nullptr>;
+      return by_tokens<strip_q4_k<1>, strip_q4_k<2>, strip_q4_k<4>, strip_q4_k<8>, strip_q4_k<16>>;
     case TensorType::Q6_K:
       return by_tokens<strip_q6_k<1>, strip_q6_k<2>, strip_q6_k<4>, nullptr, nullptr>;
     default:
