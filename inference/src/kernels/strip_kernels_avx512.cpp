@@ -297,39 +297,30 @@ void strip_q6_k(const std::byte* strip, int64_t cols, const std::byte* group, in
     const uint8_t* qs = block + 256 * first;
     __m512i total[T];
     for (int t = 0; t < T; ++t) total[t] = _mm512_setzero_si512();
-    // Group j of four columns lies in sub-block j / 4. One pass over j = 4 k .. 4 k + 3
-    // of the high-bit plane covers sub-blocks k, k + 4, k + 8 and k + 12.
-    for (int k = 0; k < 4; ++k) {
-      __m512i sums[T][4];
+    for (int sub = 0; sub < 16; ++sub) {
+      const uint8_t* bytes = part + kQ6_KStripSubBlockBytes * sub;
+      const __m512i nibbles_a = load512(bytes);
+      const __m512i nibbles_b = load512(bytes + 64);
+      const __m512i high = load512(bytes + 128);
+      // Columns 16 sub + 4 i .. 16 sub + 4 i + 3 of each row, for i = 0..3.
+      const __m512i levels[4] = {
+          _mm512_or_si512(_mm512_and_si512(nibbles_a, low_mask),
+                          _mm512_and_si512(_mm512_slli_epi16(high, 4), high_mask)),
+          _mm512_or_si512(_mm512_and_si512(nibbles_b, low_mask),
+                          _mm512_and_si512(_mm512_slli_epi16(high, 2), high_mask)),
+          _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(nibbles_a, 4), low_mask),
+                          _mm512_and_si512(high, high_mask)),
+          _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(nibbles_b, 4), low_mask),
+                          _mm512_and_si512(_mm512_srli_epi16(high, 2), high_mask)),
+      };
+      const __m512i scale = q6_k_scale(part, sub);
       for (int t = 0; t < T; ++t) {
-        for (int i = 0; i < 4; ++i) sums[t][i] = _mm512_setzero_si512();
-      }
-      for (int j = 4 * k; j < 4 * k + 4; ++j) {
-        const __m512i high = load512(part + kQ6_KStripHigh + 64 * j);
-        const __m512i low_a = load512(part + 64 * j);         // groups j and j + 32
-        const __m512i low_b = load512(part + 64 * (j + 16));  // groups j + 16 and j + 48
-        const __m512i levels[4] = {
-            _mm512_or_si512(_mm512_and_si512(low_a, low_mask),
-                            _mm512_and_si512(_mm512_slli_epi16(high, 4), high_mask)),
-            _mm512_or_si512(_mm512_and_si512(low_b, low_mask),
-                            _mm512_and_si512(_mm512_slli_epi16(high, 2), high_mask)),
-            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(low_a, 4), low_mask),
-                            _mm512_and_si512(high, high_mask)),
-            _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(low_b, 4), low_mask),
-                            _mm512_and_si512(_mm512_srli_epi16(high, 2), high_mask)),
-        };
-        for (int t = 0; t < T; ++t) {
-          for (int i = 0; i < 4; ++i) {
-            sums[t][i] = _mm512_dpbusd_epi32(sums[t][i], levels[i],
-                                             broadcast_word(qs + 256 * t + 64 * i + 4 * j));
-          }
+        const uint8_t* q = qs + 256 * t + 16 * sub;
+        __m512i sum = _mm512_setzero_si512();
+        for (int i = 0; i < 4; ++i) {
+          sum = _mm512_dpbusd_epi32(sum, levels[i], broadcast_word(q + 4 * i));
         }
-      }
-      for (int i = 0; i < 4; ++i) {
-        const __m512i scale = q6_k_scale(part, k + 4 * i);
-        for (int t = 0; t < T; ++t) {
-          total[t] = _mm512_add_epi32(total[t], _mm512_mullo_epi32(sums[t][i], scale));
-        }
+        total[t] = _mm512_add_epi32(total[t], _mm512_mullo_epi32(sum, scale));
       }
     }
     const __m512 d = load_scales(part + kQ6_KStripD);
@@ -390,7 +381,7 @@ StripFn avx512_strip_kernel(TensorType type) {
     case TensorType::Q4_K:
       return by_tokens<strip_q4_k<1>, strip_q4_k<2>, strip_q4_k<4>, strip_q4_k<8>, strip_q4_k<16>>;
     case TensorType::Q6_K:
-      return by_tokens<strip_q6_k<1>, strip_q6_k<2>, strip_q6_k<4>, nullptr, nullptr>;
+      return by_tokens<strip_q6_k<1>, strip_q6_k<2>, strip_q6_k<4>, strip_q6_k<8>, strip_q6_k<16>>;
     default:
       return nullptr;
   }

@@ -169,18 +169,16 @@ void pack_q6_k_strip(const std::byte* src, size_t row_bytes, int64_t cols, std::
     for (int64_t r = 0; r < kStripRows; ++r) {
       const auto& block = block_of<BlockQ6_K>(src, row_bytes, r, b);
       q6_k_levels(block, levels);
-      for (int j = 0; j < 32; ++j) {
+      for (int sub = 0; sub < 16; ++sub) {
+        uint8_t* bytes = part + kQ6_KStripSubBlockBytes * sub;
+        const uint8_t* level = levels + 16 * sub;
         for (int p = 0; p < 4; ++p) {
-          part[64 * j + 4 * r + p] = static_cast<uint8_t>((levels[4 * j + p] & 0x0F) |
-                                                          ((levels[128 + 4 * j + p] & 0x0F) << 4));
-        }
-      }
-      for (int j = 0; j < 16; ++j) {
-        for (int p = 0; p < 4; ++p) {
-          const int column = 4 * j + p;
-          part[kQ6_KStripHigh + 64 * j + 4 * r + p] = static_cast<uint8_t>(
-              (levels[column] >> 4) | ((levels[64 + column] >> 4) << 2) |
-              ((levels[128 + column] >> 4) << 4) | ((levels[192 + column] >> 4) << 6));
+          bytes[4 * r + p] = static_cast<uint8_t>((level[p] & 0x0F) | ((level[8 + p] & 0x0F) << 4));
+          bytes[64 + 4 * r + p] =
+              static_cast<uint8_t>((level[4 + p] & 0x0F) | ((level[12 + p] & 0x0F) << 4));
+          bytes[128 + 4 * r + p] = static_cast<uint8_t>((level[p] >> 4) | ((level[4 + p] >> 4) << 2) |
+                                                        ((level[8 + p] >> 4) << 4) |
+                                                        ((level[12 + p] >> 4) << 6));
         }
       }
       for (int s = 0; s < 16; ++s) {
@@ -197,23 +195,17 @@ void unpack_q6_k_row(const std::byte* strip, int64_t cols, int64_t r, std::byte*
   for (int64_t b = 0; b < cols / kBlock256; ++b) {
     const uint8_t* part = in + static_cast<size_t>(b) * kQ6_KStripBlockBytes;
     auto& block = reinterpret_cast<BlockQ6_K*>(dst)[b];
-    for (int j = 0; j < 32; ++j) {
+    for (int sub = 0; sub < 16; ++sub) {
+      const uint8_t* bytes = part + kQ6_KStripSubBlockBytes * sub;
+      uint8_t* level = levels + 16 * sub;
       for (int p = 0; p < 4; ++p) {
-        const uint8_t value = part[64 * j + 4 * r + p];
-        levels[4 * j + p] = value & 0x0F;
-        levels[128 + 4 * j + p] = value >> 4;
-      }
-    }
-    for (int j = 0; j < 16; ++j) {
-      for (int p = 0; p < 4; ++p) {
-        const int column = 4 * j + p;
-        const uint8_t high = part[kQ6_KStripHigh + 64 * j + 4 * r + p];
-        levels[column] = static_cast<uint8_t>(levels[column] | ((high & 0x03) << 4));
-        levels[64 + column] = static_cast<uint8_t>(levels[64 + column] | (((high >> 2) & 0x03) << 4));
-        levels[128 + column] =
-            static_cast<uint8_t>(levels[128 + column] | (((high >> 4) & 0x03) << 4));
-        levels[192 + column] =
-            static_cast<uint8_t>(levels[192 + column] | (((high >> 6) & 0x03) << 4));
+        const uint8_t first = bytes[4 * r + p];
+        const uint8_t second = bytes[64 + 4 * r + p];
+        const uint8_t high = bytes[128 + 4 * r + p];
+        level[p] = static_cast<uint8_t>((first & 0x0F) | ((high & 0x03) << 4));
+        level[4 + p] = static_cast<uint8_t>((second & 0x0F) | (((high >> 2) & 0x03) << 4));
+        level[8 + p] = static_cast<uint8_t>((first >> 4) | (((high >> 4) & 0x03) << 4));
+        level[12 + p] = static_cast<uint8_t>((second >> 4) | (((high >> 6) & 0x03) << 4));
       }
     }
     q6_k_from_levels(levels, block);

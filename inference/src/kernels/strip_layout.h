@@ -19,12 +19,12 @@
 //   16 fp16 d, 16 fp16 dmin, 128 scale bytes (byte 16 s + r: the 6-bit scale of sub-block s
 //   of row r, with bits 4-5 of its min on top) and 64 bytes of the mins' low bits (byte
 //   16 q + r: sub-block 2 q in the low nibble, 2 q + 1 in the high one).
-// - Q6_K: the 6-bit levels (0..63) of column e of row r split into a low nibble plane of 2048
-//   bytes (byte 64 j + 4 r + p: low nibble from column 4 j + p, high nibble from column
-//   128 + 4 j + p, j = 0..31) and a high-bit plane of 1024 bytes (byte 64 j + 4 r + p: bit
-//   pairs 0-1, 2-3, 4-5, 6-7 from columns 4 j + p, 64 + 4 j + p, 128 + 4 j + p,
-//   192 + 4 j + p, j = 0..15); then 256 signed scales (byte 32 q + 2 r + k = scale of
-//   sub-block 2 q + k of row r) and 16 fp16 d.
+// - Q6_K: the 6-bit levels (0..63) of the 16 columns of sub-block s take 192 bytes at 192 s:
+//   64 bytes whose byte 4 r + p holds the low nibbles of columns 16 s + p (low) and
+//   16 s + 8 + p (high), 64 bytes likewise for columns 16 s + 4 + p and 16 s + 12 + p, and
+//   64 bytes whose bit pairs 0-1, 2-3, 4-5, 6-7 are the top bits of columns 16 s + p,
+//   16 s + 4 + p, 16 s + 8 + p and 16 s + 12 + p. Then 256 signed scales (byte 32 q + 2 r + k
+//   = scale of sub-block 2 q + k of row r) and 16 fp16 d.
 #pragma once
 
 #include <cstddef>
@@ -73,7 +73,8 @@ constexpr size_t kQ8_0StripQuantBytes = 512;
 constexpr size_t kQ4_KStripBlockBytes = 2048 + 32 + 32 + 128 + 64;
 constexpr size_t kQ4_KStripD = 2048, kQ4_KStripDmin = 2080, kQ4_KStripScales = 2112,
                  kQ4_KStripMinBits = 2240;
-constexpr size_t kQ6_KStripBlockBytes = 2048 + 1024 + 256 + 32;
-constexpr size_t kQ6_KStripHigh = 2048, kQ6_KStripScales = 3072, kQ6_KStripD = 3328;
+constexpr size_t kQ6_KStripSubBlockBytes = 192;
+constexpr size_t kQ6_KStripBlockBytes = 16 * kQ6_KStripSubBlockBytes + 256 + 32;
+constexpr size_t kQ6_KStripScales = 3072, kQ6_KStripD = 3328;
 
 }  // namespace utter::inference::kernels
