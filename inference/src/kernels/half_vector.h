@@ -1,10 +1,10 @@
-// Products between float vectors and fp16 cache rows, used by attention. The scalar versions
-// are the reference. The AVX2 versions (F16C + FMA) sum in a different order, so results
-// differ from the reference by float rounding only.
+// Products between float vectors and fp16 cache rows, used by attention, and fp16 conversions
+// of activations. The scalar versions are the reference. The AVX2 products (F16C + FMA) sum
+// in a different order, so they differ from the reference by float rounding only; the
+// conversions give identical results.
 #pragma once
 
 #include <cstdint>
-
 
 namespace utter::inference::kernels {
 
@@ -13,9 +13,8 @@ float dot_half_scalar(const float* q, const uint16_t* k, int n);
 // acc[i] += weight * half(v[i]) for i in [0, n).
 void add_scaled_half_scalar(float weight, const uint16_t* v, float* acc, int n);
 
-// Only call these when the processor has AVX2, FMA and F16C.
-float dot_half_avx2(const float* q, const uint16_t* k, int n);
-void add_scaled_half_avx2(float weight, const uint16_t* v, float* acc, int n);
+// Only call the functions below when the processor has AVX2, FMA and F16C.
+
 // out[g] = sum of queries[g][i] * half(k[i]) for g < count (at most 8), converting each key
 // element once for all queries.
 void dot_half_many_avx2(const float* const* queries, int count, const uint16_t* k, int n,
