@@ -147,9 +147,8 @@ const DotTable& table_for(KernelLevel level) {
 // activation row once per tile. kTileBytes sizes the tile to fit an L2 of 1 MiB or more
 // next to the activations. Within a tile, kTokenTile activation rows are reused across the
 // tile's rows. kRowGrain is the smallest piece of rows handed to a thread.
-// NOTE: each block and token still costs a sign fix-up, a VNNI product, a conversion and an
-// FMA, about as in llama.cpp. Going well past its prompt speed needs a register-blocked GEMM
-// over repacked weight tiles with activation block sums computed once per batch.
+// NOTE: this row path serves the types without strips (F32, F16, BF16, Q4_1, Q5_0, Q5_1,
+// Q5_K) and every type below AVX-512; it runs several times slower than the strip kernels.
 constexpr size_t kTileBytes = 512 * 1024;
 constexpr int64_t kRowGrain = 16;
 constexpr int64_t kTokenTile = 8;
