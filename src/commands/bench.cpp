@@ -247,7 +247,7 @@ int run_bench(const BenchOptions& options) {
     }
     const Summary s = summarize(rates);
     const double realtime = static_cast<double>(AudioProjector::kSampleRate) / AudioProjector::kFrameSamples;
-    add_line("audio", s, fmt::format("{:.2f} x real time (frames/s)", s.median / realtime));
+    add_line("audio", s, fmt::format("{:.2f} x real time", s.median / realtime));
     report["audio"] = {{"seconds", options.audio_seconds},
                        {"frames_per_s", s.median},
                        {"min", s.min},
@@ -271,9 +271,11 @@ int run_bench(const BenchOptions& options) {
              context.threads(), active_kernel_level_name(),
              model->weights_in_strips() ? " with weights in strips" : "", model->load_seconds());
   fmt::print("machine: read bandwidth {:.1f} GB/s, int8 peak {:.0f} GOP/s\n", bandwidth / 1e9, int8_peak / 1e9);
-  fmt::print("{:<12} {:>10} {:>10} {:>10}   {}\n", "test", "median/s", "min", "max", "share of the limit");
+  fmt::print("{:<12} {:>10} {:>10} {:>10}   {}\n", "test", "median", "min", "max", "share of the limit");
   for (const auto& line : lines) fmt::print("{}\n", line);
-  fmt::print("peak RSS {:.0f} MiB (file + KV cache + 300 MiB = {:.0f} MiB)\n", rss / 1048576.0, budget / 1048576.0);
+  fmt::print("(pp and tg in tokens/s, audio in frames/s)\n");
+  fmt::print("peak RSS {:.0f} MiB, limit {:.0f} MiB (file + KV cache + 300 MiB)\n", rss / 1048576.0,
+             budget / 1048576.0);
   return 0;
 }
 
