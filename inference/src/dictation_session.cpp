@@ -187,9 +187,9 @@ void DictationSession::push_audio(std::span<const float> samples) {
   utterance_samples_ += static_cast<int64_t>(samples.size());
 
   // Whole groups are prefilled as they complete. When audio arrives faster than it is
-  // prefilled, the groups waiting go through together, up to max_batch frames: a batch
-  // costs little more than one group, because reading the weights dominates, so a session
-  // that falls behind catches up instead of falling further behind.
+  // prefilled, the waiting groups go through together, up to max_batch frames. A batch costs
+  // little more than one group because reading the weights dominates, so a session that
+  // falls behind catches up instead of falling further behind.
   const size_t group_samples = static_cast<size_t>(options_.prefill_group_frames) * AudioProjector::kFrameSamples;
   const size_t groups_per_batch = static_cast<size_t>(std::max(1, options_.max_batch / options_.prefill_group_frames));
   size_t consumed = 0;

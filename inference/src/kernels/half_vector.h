@@ -1,6 +1,6 @@
 // Products between float vectors and fp16 cache rows, used by attention, and fp16 conversions
 // of activations. The scalar versions are the reference. The AVX2 products (F16C + FMA) sum
-// in a different order, so they differ from the reference by float rounding only; the
+// in a different order, so they differ from the reference by float rounding only. The
 // conversions give identical results.
 #pragma once
 

@@ -75,7 +75,9 @@ void gelu_gated_avx2(const float* gate, const float* up, float* out, int64_t n, 
   }
   for (; i < n; ++i) {
     const float z = gate[i];
-    const float gelu = z <= -10.0f ? 0.0f : z >= 10.0f ? z : table[fp32_to_fp16(z)];
+    float gelu = table[fp32_to_fp16(z)];
+    if (z <= -10.0f) gelu = 0.0f;
+    if (z >= 10.0f) gelu = z;
     out[i] = gelu * up[i];
   }
 }

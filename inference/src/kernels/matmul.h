@@ -23,7 +23,7 @@ struct WeightMatrix {
   int64_t cols = 0;
   int64_t rows = 0;
   size_t row_bytes = 0;  // bytes of one row in GGUF block layout
-  // True when `data` holds rows / 16 strips (kernels/strip_layout.h) rather than rows.
+  // True when `data` contains rows / 16 strips (kernels/strip_layout.h) rather than rows.
   bool strips = false;
 };
 
@@ -40,9 +40,9 @@ const char* kernel_level_name(KernelLevel level);
 // `pool` may be null for single-threaded use.
 void matmul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool);
 
-// The products of 1 to 4 matrices with the same input x, as matmul(*ws[i], x, n_tokens,
-// ys[i], pool) for each. Neighbouring matrices in strips of one type and width share one
-// quantization of x and one pass of the pool; others are computed one by one.
+// Computes the products of 1 to 4 matrices with the same input x, as matmul(*ws[i], x,
+// n_tokens, ys[i], pool) for each. Neighbouring matrices in strips of one type and width
+// share one quantization of x and one pass of the pool. Others are computed one by one.
 void matmul_shared_input(std::span<const WeightMatrix* const> ws, const float* x,
                          int64_t n_tokens, std::span<float* const> ys, ThreadPool* pool);
 

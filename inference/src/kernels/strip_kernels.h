@@ -3,12 +3,14 @@
 //
 // The activations of up to 16 tokens are quantized once per batch into a token group that
 // interleaves them block by block, so a kernel reaches every token of a block at a fixed
-// offset from one pointer. Per block of 32 columns (Q8_0, for Q4_0 and Q8_0 weights), 640
-// bytes: the 32 int8 quants of tokens 0..15, then their scales as floats, then their offsets
-// (the block's quant sum times -8 for Q4_0 weights, -128 for Q8_0). Per super-block of 256
-// columns (Q8_K, for Q4_K and Q6_K), 4672 bytes: the 256 quants of tokens 0..15, their scales
-// as floats, then 32 bytes per token: for Q4_K four words that each hold two int16 sums of 32
-// quants (sub-blocks 2 q and 2 q + 1, low half first), for Q6_K the 16 int16 sums of 16 quants.
+// offset from one pointer.
+// - Per block of 32 columns (Q8_0, for Q4_0 and Q8_0 weights), 640 bytes: the 32 int8 quants
+//   of tokens 0..15, then their scales as floats, then their offsets (the block's quant sum
+//   times -8 for Q4_0 weights, -128 for Q8_0).
+// - Per super-block of 256 columns (Q8_K, for Q4_K and Q6_K), 4672 bytes: the 256 quants of
+//   tokens 0..15, then their scales as floats, then 32 bytes of sums per token. For Q4_K these
+//   are four words of two int16 sums of 32 quants each (sub-blocks 2 q and 2 q + 1, low half
+//   first). For Q6_K they are the 16 int16 sums of 16 quants.
 #pragma once
 
 #include <cstddef>

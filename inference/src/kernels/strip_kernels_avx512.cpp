@@ -38,7 +38,7 @@ inline void store_rows(const __m512* acc, int tokens, float* out) {
   for (int t = 0; t < tokens; ++t) _mm512_storeu_ps(out + 16 * t, acc[t]);
 }
 
-// Every product streams its weights from memory on the first pass over a strip; asking for
+// Every product streams its weights from memory on the first pass over a strip. Asking for
 // the lines a little ahead keeps more of them in flight than the hardware prefetcher alone.
 constexpr int kPrefetchBytes = 1024;
 

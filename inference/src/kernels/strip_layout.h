@@ -1,12 +1,12 @@
 // Weights rearranged into strips of 16 rows for the AVX-512 matrix products.
 //
 // In a GGUF file each row is a run of blocks. A 512-bit register has 16 int32 lanes, so a
-// strip puts the same four columns of 16 consecutive rows next to each other: one load gives
-// lane r the four weights of row r, and one vpdpbusd with four broadcast activation bytes adds
-// those four products into lane r. Sixteen rows then advance together with no horizontal
-// sums, and the scales of the 16 rows of a block sit together as one vector. The strip holds
-// exactly the information of the 16 rows in the same number of bytes, so results are those of
-// the row-major kernels up to the order of float additions.
+// strip puts the same four columns of 16 consecutive rows next to each other. One load then
+// gives lane r the four weights of row r, and one vpdpbusd with four broadcast activation
+// bytes adds those four products into lane r. Sixteen rows advance together with no
+// horizontal sums, and the scales of the 16 rows of a block sit together as one vector. The
+// strip contains exactly the information of the 16 rows in the same number of bytes, so
+// results are those of the row-major kernels up to the order of float additions.
 //
 // Byte layout of one strip, per block of 32 (Q4_0, Q8_0) or super-block of 256 (Q4_K, Q6_K)
 // columns; r is the row within the strip and p the byte within a 4-byte group:
